@@ -1,0 +1,65 @@
+/**
+ * A pool of GPU buffers keyed by usage and size class, so that a training loop which allocates the
+ * same shapes every step reuses its buffers instead of asking the driver again.
+ */
+
+/** Rounds a byte size up to its size class: 256-byte steps below 64 KiB, then 1/8 of a power of two. */
+export function sizeClass(bytes: number): number {
+  const b = Math.max(256, Math.ceil(bytes / 256) * 256);
+  if (b <= 65536) return b;
+  const step = 2 ** Math.floor(Math.log2(b)) / 8;
+  return Math.ceil(b / step) * step;
+}
+
+/** Free lists of buffers by `usage:size`. */
+export class BufferPool {
+  #free = new Map<string, GPUBuffer[]>();
+  #pooledBytes = 0;
+  /** Bytes currently held in free lists. */
+  get pooledBytes(): number {
+    return this.#pooledBytes;
+  }
+  /** Bytes allocated through this pool and not destroyed (in use or free). */
+  liveBytes = 0;
+
+  constructor(private device: GPUDevice, private maxPooledBytes = 2 ** 30) {}
+
+  /** Returns a buffer of at least `bytes` bytes with exactly `usage`. */
+  acquire(bytes: number, usage: GPUBufferUsageFlags): GPUBuffer {
+    const size = sizeClass(bytes);
+    const list = this.#free.get(`${usage}:${size}`);
+    const hit = list?.pop();
+    if (hit) {
+      this.#pooledBytes -= size;
+      return hit;
+    }
+    this.liveBytes += size;
+    return this.device.createBuffer({ size, usage });
+  }
+
+  /** Gives a buffer back; it may be handed out again by the next `acquire`. */
+  release(buffer: GPUBuffer): void {
+    if (this.#pooledBytes + buffer.size > this.maxPooledBytes) {
+      this.liveBytes -= buffer.size;
+      buffer.destroy();
+      return;
+    }
+    const key = `${buffer.usage}:${buffer.size}`;
+    let list = this.#free.get(key);
+    if (!list) this.#free.set(key, list = []);
+    list.push(buffer);
+    this.#pooledBytes += buffer.size;
+  }
+
+  /** Destroys every free buffer (buffers in use are untouched). */
+  trim(): void {
+    for (const list of this.#free.values()) {
+      for (const b of list) {
+        this.liveBytes -= b.size;
+        b.destroy();
+      }
+    }
+    this.#free.clear();
+    this.#pooledBytes = 0;
+  }
+}

@@ -1,0 +1,357 @@
+/**
+ * The WebGPU runtime: one adapter and device with the adapter's real limits, a pipeline cache keyed by
+ * shader, entry point and constants, a buffer pool, batched dispatches with grids split over the
+ * 65535-workgroup limit, and read-back. Errors from the device surface as typed errors at the next
+ * synchronisation point (`flush`, `read`, `sync`), never as a hang or a silent zero.
+ *
+ * Kernel convention (every file under `shaders/`): parameters, if any, are a uniform struct at
+ * `@group(0) @binding(0)`; then the read-only inputs at bindings 1.., then the read-write outputs.
+ * The workgroup size is the override constant `WG`, and a one-dimensional invocation index is
+ * `gid.x + gid.y * nwg.x * WG` (the grid may be split into two dimensions).
+ *
+ * @example
+ * ```ts
+ * const g = await initGpu();
+ * g.run({ shader: "elementwise.wgsl", entry: "relu", params: [n], inputs: [x], outputs: [y], invocations: n });
+ * const data = new Float32Array(await g.read(y, n * 4));
+ * ```
+ */
+import {
+  GpuDeviceLostError,
+  GpuError,
+  GpuLimitError,
+  GpuOutOfMemoryError,
+  GpuUnavailableError,
+  GpuValidationError,
+} from "./errors.ts";
+import { BufferPool } from "./pool.ts";
+
+/** One kernel launch. */
+export interface Dispatch {
+  /** File name under `shaders/`. */
+  shader: string;
+  /** Entry point in that file. */
+  entry: string;
+  /** Values of the uniform struct at binding 0, in order (4 bytes each). */
+  params?: readonly number[];
+  /** One letter per param: `u` (u32, the default), `i` (i32) or `f` (f32). */
+  paramTypes?: string;
+  /** Read-only storage buffers, bound at 1, 2, ... */
+  inputs?: readonly GPUBuffer[];
+  /** Read-write storage buffers, bound after the inputs. */
+  outputs: readonly GPUBuffer[];
+  /** Number of invocations; the kernel must ignore indices at or past its own count. */
+  invocations: number;
+  /** Workgroup size (the shader's override `WG`); 64 unless given. */
+  workgroupSize?: number;
+  /** Further override constants of the shader. */
+  constants?: Record<string, number>;
+}
+
+const SHADER_DIR = new URL("../../shaders/", import.meta.url);
+/** Dispatches recorded before the batch is submitted on its own. */
+const MAX_BATCH = 256;
+const PARAM_SLOT = 256;
+
+/** The engine's GPU: device, limits, caches and the command batch being recorded. */
+export class Gpu {
+  readonly pool: BufferPool;
+  /** Largest storage binding, in bytes. */
+  readonly maxBinding: number;
+  /** When set, every new buffer from `alloc` is filled with NaN first (tests use it). */
+  poison = false;
+  #modules = new Map<string, GPUShaderModule>();
+  #pipelines = new Map<string, GPUComputePipeline>();
+  #layouts = new Map<string, GPUBindGroupLayout>();
+  #encoder: GPUCommandEncoder | null = null;
+  #pass: GPUComputePassEncoder | null = null;
+  #count = 0;
+  #params: GPUBuffer;
+  #paramData = new ArrayBuffer(MAX_BATCH * PARAM_SLOT);
+  #errors: GpuError[] = [];
+  #lost: string | null = null;
+
+  constructor(
+    readonly device: GPUDevice,
+    /** Human-readable adapter name, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
+    readonly adapterName: string,
+    /** True for a software adapter (lavapipe). */
+    readonly isFallback: boolean,
+  ) {
+    this.pool = new BufferPool(device);
+    this.maxBinding = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+    this.#params = device.createBuffer({
+      size: MAX_BATCH * PARAM_SLOT,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    device.addEventListener("uncapturederror", (ev) => {
+      const error = (ev as GPUUncapturedErrorEvent).error;
+      const msg = error.message.split("\n").map((l) => l.trim()).filter(Boolean).join(" ");
+      this.#errors.push(
+        error instanceof GPUOutOfMemoryError
+          ? new GpuOutOfMemoryError(`GPU out of memory: ${msg}`)
+          : new GpuValidationError(`GPU validation error: ${msg}`),
+      );
+    });
+    device.lost.then((info) => {
+      this.#lost = info.message || info.reason || "unknown reason";
+    });
+  }
+
+  /** Whether the device has been lost. */
+  get lost(): boolean {
+    return this.#lost !== null;
+  }
+
+  /** A storage buffer of `bytes` bytes from the pool; refused when one binding cannot hold it. */
+  alloc(bytes: number): GPUBuffer {
+    this.#checkAlive();
+    if (bytes > this.maxBinding) {
+      throw new GpuLimitError(
+        `a tensor of ${(bytes / 2 ** 20).toFixed(1)} MiB exceeds this adapter's largest storage binding ` +
+          `(${(this.maxBinding / 2 ** 20).toFixed(0)} MiB): use smaller tiles or patches`,
+      );
+    }
+    const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+    const buffer = this.pool.acquire(bytes, usage);
+    if (this.poison) this.fill(buffer, NaN);
+    return buffer;
+  }
+
+  /** Returns a buffer from `alloc` to the pool. Work already recorded that uses it stays valid. */
+  free(buffer: GPUBuffer): void {
+    this.pool.release(buffer);
+  }
+
+  /** Records a fill of the whole buffer with one f32 value. */
+  fill(buffer: GPUBuffer, value: number, words = buffer.size / 4): void {
+    this.run({
+      shader: "elementwise.wgsl",
+      entry: "fill",
+      params: [words, value],
+      paramTypes: "uf",
+      outputs: [buffer],
+      invocations: words,
+      workgroupSize: 256,
+    });
+  }
+
+  /** Uploads data into a buffer, after all work recorded so far (which may still read it). */
+  write(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    this.flush();
+    this.device.queue.writeBuffer(
+      buffer,
+      offset,
+      data.buffer as ArrayBuffer,
+      data.byteOffset,
+      data.byteLength,
+    );
+  }
+
+  /** Records one kernel launch (submitted with the batch). */
+  run(d: Dispatch): void {
+    this.#checkAlive();
+    if (d.invocations <= 0) return;
+    const wg = d.workgroupSize ?? 64;
+    const params = d.params ?? [];
+    const inputs = d.inputs ?? [];
+    const pipeline = this.#pipeline(d, wg, params.length > 0, inputs.length, d.outputs.length);
+    if (this.#count >= MAX_BATCH) this.flush();
+    const entries: GPUBindGroupEntry[] = [];
+    if (params.length) {
+      const slot = this.#count * PARAM_SLOT;
+      if (params.length * 4 > PARAM_SLOT) throw new GpuError(`${d.entry}: too many params`);
+      const u = new Uint32Array(this.#paramData, slot, params.length);
+      const i = new Int32Array(this.#paramData, slot, params.length);
+      const f = new Float32Array(this.#paramData, slot, params.length);
+      params.forEach((v, k) => {
+        const t = d.paramTypes?.[k] ?? "u";
+        if (t === "f") f[k] = v;
+        else if (t === "i") i[k] = v;
+        else {
+          if (!(v >= 0 && v <= 0xffffffff) || !Number.isInteger(v)) {
+            throw new GpuError(`${d.entry}: param ${k} = ${v} is not a u32`);
+          }
+          u[k] = v;
+        }
+      });
+      entries.push({ binding: 0, resource: { buffer: this.#params, offset: slot, size: PARAM_SLOT } });
+    }
+    [...inputs, ...d.outputs].forEach((buffer, k) =>
+      entries.push({ binding: k + 1, resource: { buffer, size: Math.min(buffer.size, this.maxBinding) } })
+    );
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const pass = this.#computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    const [x, y] = splitGrid(
+      Math.ceil(d.invocations / wg),
+      this.device.limits.maxComputeWorkgroupsPerDimension,
+    );
+    pass.dispatchWorkgroups(x, y);
+    this.#count++;
+  }
+
+  /** Records a buffer-to-buffer copy. */
+  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
+    this.#checkAlive();
+    this.#endPass();
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    this.#endPass();
+    if (!this.#encoder) return;
+    if (this.#count) {
+      this.device.queue.writeBuffer(this.#params, 0, this.#paramData, 0, this.#count * PARAM_SLOT);
+    }
+    this.device.queue.submit([this.#encoder.finish()]);
+    this.#encoder = null;
+    this.#count = 0;
+    this.#throwPending();
+  }
+
+  /** Submits and waits until the device has finished all work; throws any error it reported. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.#throwPending();
+  }
+
+  /** Copies `bytes` bytes of a buffer back to the host after all recorded work. */
+  async read(buffer: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.pool.acquire(size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
+    try {
+      this.copy(buffer, staging, size, offset, 0);
+      this.flush();
+      await staging.mapAsync(GPUMapMode.READ, 0, size);
+      const out = staging.getMappedRange(0, size).slice(0, bytes);
+      staging.unmap();
+      this.#throwPending();
+      return out;
+    } finally {
+      this.pool.release(staging);
+    }
+  }
+
+  #pipeline(d: Dispatch, wg: number, hasParams: boolean, nIn: number, nOut: number): GPUComputePipeline {
+    const constants = { WG: wg, ...d.constants };
+    const layoutKey = `${hasParams ? 1 : 0}:${nIn}:${nOut}`;
+    const key = `${d.shader}|${d.entry}|${JSON.stringify(constants)}|${layoutKey}`;
+    let p = this.#pipelines.get(key);
+    if (p) return p;
+    let module = this.#modules.get(d.shader);
+    if (!module) {
+      const code = Deno.readTextFileSync(new URL(d.shader, SHADER_DIR));
+      module = this.device.createShaderModule({ label: d.shader, code });
+      this.#modules.set(d.shader, module);
+    }
+    let layout = this.#layouts.get(layoutKey);
+    if (!layout) {
+      const entries: GPUBindGroupLayoutEntry[] = [];
+      const vis = GPUShaderStage.COMPUTE;
+      if (hasParams) entries.push({ binding: 0, visibility: vis, buffer: { type: "uniform" } });
+      for (let k = 0; k < nIn + nOut; k++) {
+        entries.push({
+          binding: k + 1,
+          visibility: vis,
+          buffer: { type: k < nIn ? "read-only-storage" : "storage" },
+        });
+      }
+      layout = this.device.createBindGroupLayout({ entries });
+      this.#layouts.set(layoutKey, layout);
+    }
+    p = this.device.createComputePipeline({
+      label: `${d.shader}:${d.entry}`,
+      layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: d.entry, constants },
+    });
+    this.#pipelines.set(key, p);
+    return p;
+  }
+
+  #computePass(): GPUComputePassEncoder {
+    if (this.#pass) return this.#pass;
+    this.#encoder ??= this.device.createCommandEncoder();
+    return this.#pass = this.#encoder.beginComputePass();
+  }
+
+  #endPass(): void {
+    this.#pass?.end();
+    this.#pass = null;
+  }
+
+  #checkAlive(): void {
+    if (this.#lost !== null) throw new GpuDeviceLostError(`the GPU device was lost: ${this.#lost}`);
+  }
+
+  #throwPending(): void {
+    this.#checkAlive();
+    const e = this.#errors.shift();
+    if (e) {
+      this.#errors.length = 0;
+      throw e;
+    }
+  }
+}
+
+/** Splits `groups` workgroups into an (x, y) grid with both sides at most `maxPerDim`. */
+export function splitGrid(groups: number, maxPerDim = 65535): [number, number] {
+  if (groups <= maxPerDim) return [groups, 1];
+  const y = Math.ceil(groups / maxPerDim);
+  if (y > maxPerDim) throw new GpuLimitError(`a dispatch of ${groups} workgroups is too large`);
+  return [Math.ceil(groups / y), y];
+}
+
+let current: Gpu | null = null;
+
+/** Mesa's Vulkan drivers complain on stderr when XDG_RUNTIME_DIR is unset; a compute-only user has none. */
+function quietMesa(): void {
+  try {
+    if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", Deno.env.get("TMPDIR") ?? "/tmp");
+  } catch {
+    // no --allow-env: the warning is harmless
+  }
+}
+
+/**
+ * Acquires a high-performance adapter and a device with the adapter's limits (once per process).
+ * Throws `GpuUnavailableError` with a one-line remedy when there is no adapter.
+ */
+export async function initGpu(): Promise<Gpu> {
+  if (current && !current.lost) return current;
+  quietMesa();
+  const gpuApi = (navigator as Navigator & { gpu?: GPU }).gpu;
+  const adapter = await gpuApi?.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) {
+    throw new GpuUnavailableError(
+      "no WebGPU adapter found: install a GPU driver with Vulkan support, or the software one " +
+        "(Debian/Ubuntu: sudo apt-get install mesa-vulkan-drivers)",
+    );
+  }
+  const wanted: (keyof GPUSupportedLimits)[] = [
+    "maxStorageBufferBindingSize",
+    "maxBufferSize",
+    "maxComputeWorkgroupStorageSize",
+    "maxComputeInvocationsPerWorkgroup",
+    "maxComputeWorkgroupSizeX",
+    "maxStorageBuffersPerShaderStage",
+  ];
+  const requiredLimits: Record<string, number> = {};
+  for (const k of wanted) requiredLimits[k] = adapter.limits[k] as number;
+  const requiredFeatures: GPUFeatureName[] = adapter.features.has("shader-f16") ? ["shader-f16"] : [];
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  const info = adapter.info;
+  const name = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(" ");
+  current = new Gpu(device, name || "unknown adapter", info.isFallbackAdapter ?? false);
+  return current;
+}
+
+/** The initialised GPU; `initGpu()` must have been awaited once before. */
+export function gpu(): Gpu {
+  if (!current) throw new GpuError("the GPU is not initialised: await initGpu() first");
+  return current;
+}

@@ -1,0 +1,107 @@
+/**
+ * Grouped reductions (shaders/reduce.wgsl): sums over a tensor viewed as [outer, groups, inner],
+ * split across workgroups so that no invocation loops long. Used by normalisation, bias gradients,
+ * the loss and the scalar sum/mean ops.
+ */
+import { gpu } from "../gpu/runtime.ts";
+import { ShapeError } from "../gpu/errors.ts";
+import { record } from "../autograd.ts";
+import { Tensor } from "../tensor.ts";
+
+const WG = 256;
+const CHUNK = WG * 16;
+
+/** How a group's elements are combined: `x`, `x * y`, or `(x - y[g])^2` with `y` a per-group mean. */
+export type ReduceMode = "sum" | "dot" | "sqdev";
+
+/** A view of a tensor's elements as [outer, groups, inner] (row-major). */
+export interface GroupView {
+  outer: number;
+  groups: number;
+  inner: number;
+}
+
+/** The view that reduces an NC... tensor per channel (over batch and space). */
+export function perChannel(shape: readonly number[]): GroupView {
+  return { outer: shape[0], groups: shape[1], inner: shape.slice(2).reduce((a, b) => a * b, 1) };
+}
+
+/**
+ * Sums each group of `x` (mode `dot` multiplies by `y` element-wise; mode `sqdev` subtracts the
+ * per-group value `y[g]` and squares). Returns a new tensor of shape [groups]. Not recorded.
+ */
+export function groupSum(x: Tensor, view: GroupView, mode: ReduceMode = "sum", y?: Tensor): Tensor {
+  const { outer, groups, inner } = view;
+  if (outer * groups * inner !== x.size) {
+    throw new ShapeError(`groupSum: view ${outer}x${groups}x${inner} does not cover ${x}`);
+  }
+  if (mode !== "sum" && !y) throw new ShapeError(`groupSum: mode ${mode} needs a second operand`);
+  const g = gpu();
+  let src = x, o = outer, i = inner, m = mode;
+  for (;;) {
+    const chunks = Math.ceil((o * i) / CHUNK);
+    const out = Tensor.empty([groups * chunks]);
+    g.run({
+      shader: "reduce.wgsl",
+      entry: m,
+      params: [o, groups, i, chunks],
+      inputs: [src.buffer, (m === "sum" ? src : y!).buffer],
+      outputs: [out.buffer],
+      invocations: groups * chunks * WG,
+      workgroupSize: WG,
+    });
+    if (src !== x) src.dispose();
+    if (chunks === 1) return out;
+    // the partials form [1, groups, chunks]: sum them again
+    src = out;
+    o = 1;
+    i = chunks;
+    m = "sum";
+  }
+}
+
+/** Sum of all elements, as a tensor of shape [1], with gradient. */
+export function sum(x: Tensor): Tensor {
+  const out = groupSum(x, { outer: 1, groups: 1, inner: x.size });
+  return record(out, {
+    name: "sum",
+    inputs: [x],
+    backward: (g) => [broadcastScalar(g, x.shape, 1)],
+  });
+}
+
+/** Mean of all elements, as a tensor of shape [1], with gradient. */
+export function mean(x: Tensor): Tensor {
+  const out = groupSum(x, { outer: 1, groups: 1, inner: x.size });
+  const s = Tensor.empty([1]);
+  gpu().run({
+    shader: "elementwise.wgsl",
+    entry: "scale",
+    params: [1, 1 / x.size],
+    paramTypes: "uf",
+    inputs: [out.buffer],
+    outputs: [s.buffer],
+    invocations: 1,
+  });
+  out.dispose();
+  return record(s, {
+    name: "mean",
+    inputs: [x],
+    backward: (g) => [broadcastScalar(g, x.shape, 1 / x.size)],
+  });
+}
+
+/** A tensor of `shape` whose every element is `a * g[0]`. */
+function broadcastScalar(g: Tensor, shape: readonly number[], a: number): Tensor {
+  const out = Tensor.empty(shape);
+  gpu().run({
+    shader: "elementwise.wgsl",
+    entry: "broadcast_scalar",
+    params: [out.size, a],
+    paramTypes: "uf",
+    inputs: [g.buffer],
+    outputs: [out.buffer],
+    invocations: out.size,
+  });
+  return out;
+}
