@@ -1,0 +1,212 @@
+/**
+ * Batch and instance normalisation (shaders/norm.wgsl) with gradients for the input, the scale gamma
+ * and the shift beta. Statistics are two-pass (mean first, then squared deviations around it) with
+ * groupSum, so every sum is split across workgroups however many voxels a group holds.
+ */
+import { gpu } from "../gpu/runtime.ts";
+import { ShapeError } from "../gpu/errors.ts";
+import { record } from "../autograd.ts";
+import { Tensor } from "../tensor.ts";
+import { clone } from "./elementwise.ts";
+import { groupSum, type GroupView, perChannel } from "./reduce.ts";
+import { dims5 } from "./layout.ts";
+
+const SHADER = "norm.wgsl";
+
+/** Running statistics of a batch norm layer, one value per channel, updated in place in training. */
+export interface RunningStats {
+  runningMean: Tensor;
+  runningVar: Tensor;
+}
+
+/** Options of `batchNorm3d`. */
+export interface BatchNormOptions {
+  /** Batch statistics (and a running-stat update) when true, running statistics when false. */
+  training: boolean;
+  /** Weight of the new batch statistics in the running ones (PyTorch's convention); 0.1 by default. */
+  momentum?: number;
+  /** Added to the variance before the square root; 1e-5 by default. */
+  eps?: number;
+}
+
+/** Scalars of a norm.wgsl kernel (see its Params struct). */
+interface Scalars {
+  inner?: number;
+  channels?: number;
+  groups?: number;
+  a?: number;
+  b?: number;
+  mode?: number;
+}
+
+function run(entry: string, n: number, inputs: Tensor[], outputs: Tensor[], s: Scalars = {}): void {
+  gpu().run({
+    shader: SHADER,
+    entry,
+    params: [n, s.inner ?? 1, s.channels ?? 1, s.groups ?? 1, s.a ?? 0, s.b ?? 0, s.mode ?? 0],
+    paramTypes: "uuuuffu",
+    inputs: inputs.map((t) => t.buffer),
+    outputs: outputs.map((t) => t.buffer),
+    invocations: n,
+  });
+}
+
+/** How a normalisation groups its statistics; the node owns `mean` and `invstd`. */
+interface NormSpec {
+  name: string;
+  /** The statistics groups as a groupSum view of x (the inner extent is one D*H*W plane). */
+  view: GroupView;
+  /** Elements per statistics group. */
+  count: number;
+  mean: Tensor;
+  invstd: Tensor;
+  /** The statistics are constants (batch norm inference): the backward is the affine map only. */
+  affineOnly: boolean;
+}
+
+/** Checks that gamma and beta are [C] for x's C channels. */
+function checkAffine(op: string, x: Tensor, gamma: Tensor, beta: Tensor): void {
+  const c = x.shape[1];
+  for (const [what, t] of [["gamma", gamma], ["beta", beta]] as const) {
+    if (t.shape.length !== 1 || t.shape[0] !== c) {
+      throw new ShapeError(
+        `${op}: ${what} of shape [${t.shape}] does not match the ${c} channels of [${x.shape}]`,
+      );
+    }
+  }
+}
+
+/**
+ * Per-group mean and 1/sqrt(var + eps) (biased variance) of x, two-pass. Also returns the sums of
+ * squared deviations `sq` (the caller disposes it).
+ */
+function groupStats(x: Tensor, view: GroupView, count: number, eps: number) {
+  const n = view.groups;
+  const s = groupSum(x, view);
+  const mean = Tensor.empty([n]);
+  run("stat_mean", n, [s], [mean], { a: 1 / count });
+  s.dispose();
+  const sq = groupSum(x, view, "sqdev", mean);
+  const invstd = Tensor.empty([n]);
+  run("stat_invstd", n, [sq], [invstd], { a: 1 / count, b: eps });
+  return { mean, invstd, sq };
+}
+
+/** The normalise kernel and the recorded node shared by batch and instance norm. */
+function normalize(x: Tensor, gamma: Tensor, beta: Tensor, spec: NormSpec): Tensor {
+  const [batch, channels] = x.shape;
+  const { view, mean, invstd } = spec;
+  const shape = { inner: view.inner, channels, groups: view.groups };
+  const out = Tensor.empty(x.shape);
+  run("norm_apply", x.size, [x, mean, invstd, gamma, beta], [out], shape);
+
+  // per-group sums of the backward folded to per-channel sums for gamma and beta
+  const perChannelSum = (s: Tensor) => {
+    if (view.groups === channels) return s;
+    const r = groupSum(s, { outer: batch, groups: channels, inner: 1 });
+    s.dispose();
+    return r;
+  };
+
+  return record(out, {
+    name: spec.name,
+    inputs: [x, gamma, beta],
+    backward: (g) => {
+      const [needX, needGamma, needBeta] = [x, gamma, beta].map((t) => t.requiresGrad);
+      const full = needX && !spec.affineOnly; // gx goes through the statistics
+      let xhat: Tensor | null = null, s1: Tensor | null = null, s2: Tensor | null = null;
+      if (needGamma || full) {
+        xhat = Tensor.empty(x.shape);
+        run("xhat", x.size, [x, mean, invstd], [xhat], shape);
+        s2 = groupSum(g, view, "dot", xhat);
+      }
+      if (needBeta || full) s1 = groupSum(g, view);
+      let gx: Tensor | null = null;
+      if (needX) {
+        gx = Tensor.empty(x.shape);
+        // unused bindings (affine-only mode) get any valid buffer
+        const inputs = [g, xhat ?? invstd, invstd, gamma, s1 ?? invstd, s2 ?? invstd];
+        run("norm_grad", x.size, inputs, [gx], {
+          ...shape,
+          a: 1 / spec.count,
+          mode: spec.affineOnly ? 1 : 0,
+        });
+      }
+      xhat?.dispose();
+      const gGamma = needGamma ? perChannelSum(s2!) : null;
+      const gBeta = needBeta ? perChannelSum(s1!) : null;
+      if (!needGamma) s2?.dispose();
+      if (!needBeta) s1?.dispose();
+      return [gx, gGamma, gBeta];
+    },
+    release: () => {
+      mean.dispose();
+      invstd.dispose();
+    },
+  });
+}
+
+/**
+ * Batch normalisation of `x` [N, C, D, H, W]: `y = gamma * (x - mean) / sqrt(var + eps) + beta`
+ * per channel, with `gamma` and `beta` of shape [C].
+ *
+ * Training (`training: true`): mean and biased variance of the batch over (N, D, H, W); the running
+ * statistics in `state` are updated in place as `r = (1 - momentum) r + momentum * batch`, with the
+ * unbiased variance for `runningVar` (as PyTorch). Needs more than one value per channel. The
+ * gradient of x goes through the batch statistics.
+ *
+ * Inference (`training: false`): normalises with `state`'s running statistics, left unchanged; the
+ * gradient of x is the affine map only.
+ */
+export function batchNorm3d(
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  state: RunningStats,
+  opts: BatchNormOptions,
+): Tensor {
+  const [n, c, d, h, w] = dims5("batchNorm3d", x);
+  checkAffine("batchNorm3d", x, gamma, beta);
+  for (const [what, t] of [["runningMean", state.runningMean], ["runningVar", state.runningVar]] as const) {
+    if (t.shape.length !== 1 || t.shape[0] !== c) {
+      throw new ShapeError(
+        `batchNorm3d: ${what} of shape [${t.shape}] does not match the ${c} channels of [${x.shape}]`,
+      );
+    }
+  }
+  const { momentum = 0.1, eps = 1e-5 } = opts;
+  const view = perChannel(x.shape);
+  const count = n * d * h * w;
+  if (!opts.training) {
+    // copies, so that a later training step cannot change what this node's backward sees
+    const mean = clone(state.runningMean);
+    const invstd = Tensor.empty([c]);
+    run("stat_invstd", c, [state.runningVar], [invstd], { a: 1, b: eps });
+    return normalize(x, gamma, beta, { name: "batchNorm3d", view, count, mean, invstd, affineOnly: true });
+  }
+  if (count < 2) {
+    throw new ShapeError(`batchNorm3d: training needs more than one value per channel, got [${x.shape}]`);
+  }
+  const { mean, invstd, sq } = groupStats(x, view, count, eps);
+  run("running_update", c, [mean, sq], [state.runningMean, state.runningVar], {
+    a: momentum,
+    b: 1 / (count - 1),
+  });
+  sq.dispose();
+  return normalize(x, gamma, beta, { name: "batchNorm3d", view, count, mean, invstd, affineOnly: false });
+}
+
+/**
+ * Instance normalisation of `x` [N, C, D, H, W]: each (n, c) volume is normalised with its own mean
+ * and biased variance over (D, H, W), then scaled and shifted per channel by `gamma`, `beta` [C].
+ * No running statistics. Gradients for x (through the statistics), gamma and beta.
+ */
+export function instanceNorm3d(x: Tensor, gamma: Tensor, beta: Tensor, opts: { eps?: number } = {}): Tensor {
+  const [n, c, d, h, w] = dims5("instanceNorm3d", x);
+  checkAffine("instanceNorm3d", x, gamma, beta);
+  const count = d * h * w;
+  const view = { outer: 1, groups: n * c, inner: count };
+  const { mean, invstd, sq } = groupStats(x, view, count, opts.eps ?? 1e-5);
+  sq.dispose();
+  return normalize(x, gamma, beta, { name: "instanceNorm3d", view, count, mean, invstd, affineOnly: false });
+}

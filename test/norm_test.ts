@@ -1,0 +1,195 @@
+import assert from "node:assert/strict";
+import { assertClose, checkOp, randomData, setupGpu } from "./_helpers.ts";
+import { batchNorm3d, instanceNorm3d, type RunningStats } from "../src/ops/norm.ts";
+import { backward } from "../src/autograd.ts";
+import { Tensor } from "../src/tensor.ts";
+import { ShapeError } from "../src/gpu/errors.ts";
+
+await setupGpu();
+
+const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Per-group mean and biased variance; a group is a channel (batch) or an (n, c) volume (instance). */
+function refStats(x: Float64Array, shape: number[], instance: boolean) {
+  const [n, c] = shape, inner = size(shape.slice(2));
+  const groups = instance ? n * c : c, count = x.length / groups;
+  const group = (q: number) => (instance ? q : q % c);
+  const mean = new Float64Array(groups), variance = new Float64Array(groups);
+  for (let q = 0; q < n * c; q++) {
+    for (let i = 0; i < inner; i++) mean[group(q)] += x[q * inner + i] / count;
+  }
+  for (let q = 0; q < n * c; q++) {
+    for (let i = 0; i < inner; i++) variance[group(q)] += (x[q * inner + i] - mean[group(q)]) ** 2 / count;
+  }
+  return { mean, variance, group, inner, count };
+}
+
+/**
+ * float64 reference normalisation: batch (per channel) or instance (per volume) statistics, or the
+ * given fixed `stats` (batch norm inference).
+ */
+function refNorm(
+  x: Float64Array,
+  gamma: Float64Array,
+  beta: Float64Array,
+  shape: number[],
+  instance: boolean,
+  eps = 1e-5,
+  stats?: { mean: Float64Array; variance: Float64Array },
+): Float64Array {
+  const s = refStats(x, shape, instance);
+  const { mean, variance } = stats ?? s;
+  const c = shape[1];
+  return x.map((v, j) => {
+    const q = Math.floor(j / s.inner), g = stats ? q % c : s.group(q);
+    return gamma[q % c] * (v - mean[g]) / Math.sqrt(variance[g] + eps) + beta[q % c];
+  });
+}
+
+/** float64 analytic input gradient through the statistics (gamma = 1). */
+function refNormGrad(x: Float64Array, gy: Float64Array, shape: number[], instance: boolean, eps = 1e-5) {
+  const { mean, variance, group, inner, count } = refStats(x, shape, instance);
+  const groups = mean.length;
+  const xhat = x.map((v, j) =>
+    (v - mean[group(Math.floor(j / inner))]) / Math.sqrt(variance[group(Math.floor(j / inner))] + eps)
+  );
+  const s1 = new Float64Array(groups), s2 = new Float64Array(groups);
+  gy.forEach((v, j) => {
+    const g = group(Math.floor(j / inner));
+    s1[g] += v;
+    s2[g] += v * xhat[j];
+  });
+  return gy.map((v, j) => {
+    const g = group(Math.floor(j / inner));
+    return (v - s1[g] / count - xhat[j] * s2[g] / count) / Math.sqrt(variance[g] + eps);
+  });
+}
+
+/** Host copies and GPU running statistics [C] (variance positive). */
+function runningStats(c: number, seed: number) {
+  const mean = randomData(c, seed), variance = randomData(c, seed + 1, 0.5, 2);
+  const state: RunningStats = { runningMean: Tensor.from(mean, [c]), runningVar: Tensor.from(variance, [c]) };
+  return { mean, variance, state };
+}
+
+const disposeState = (s: RunningStats) => {
+  s.runningMean.dispose();
+  s.runningVar.dispose();
+};
+
+/** x (offset so the mean is far from 0), gamma and beta as checkOp inputs. */
+function normInputs(shape: number[], seed: number) {
+  const c = shape[1];
+  return [
+    { data: randomData(size(shape), seed, 1, 4), shape },
+    { data: randomData(c, seed + 1, 0.5, 1.5), shape: [c] },
+    { data: randomData(c, seed + 2), shape: [c] },
+  ];
+}
+
+const shapes = [[2, 3, 5, 6, 7], [1, 1, 4, 7, 9], [2, 1, 3, 2, 5], [1, 3, 5, 6, 7]];
+
+Deno.test("batchNorm3d training: forward and gradients of x, gamma, beta", async () => {
+  for (const [k, shape] of shapes.entries()) {
+    const { state } = runningStats(shape[1], k);
+    await checkOp(
+      `batchNorm3d train ${shape.join("x")}`,
+      normInputs(shape, 10 * k),
+      ([x, g, b]) => batchNorm3d(x, g, b, state, { training: true }),
+      ([x, g, b]) => refNorm(x, g, b, shape, false),
+    );
+    disposeState(state);
+  }
+});
+
+Deno.test("batchNorm3d inference: forward and affine gradients with the running statistics", async () => {
+  for (const [k, shape] of shapes.slice(0, 2).entries()) {
+    const { mean, variance, state } = runningStats(shape[1], 50 + k);
+    const eps = 1e-3;
+    await checkOp(
+      `batchNorm3d eval ${shape.join("x")}`,
+      normInputs(shape, 20 * k),
+      ([x, g, b]) => batchNorm3d(x, g, b, state, { training: false, eps }),
+      ([x, g, b]) => refNorm(x, g, b, shape, false, eps, { mean, variance }),
+    );
+    // inference leaves the running statistics alone
+    assertClose(await state.runningMean.read(), mean, 1e-7, "running mean");
+    assertClose(await state.runningVar.read(), variance, 1e-7, "running var");
+    disposeState(state);
+  }
+});
+
+Deno.test("batchNorm3d training updates the running statistics with the unbiased variance", async () => {
+  const shape = [2, 3, 4, 7, 5], c = 3, momentum = 0.3;
+  let { mean, variance, state } = runningStats(c, 7);
+  const gamma = Tensor.full([c], 1), beta = Tensor.zeros([c]);
+  for (const seed of [1, 2]) {
+    const xd = randomData(size(shape), seed, -2, 3);
+    const x = Tensor.from(xd, shape);
+    batchNorm3d(x, gamma, beta, state, { training: true, momentum }).dispose();
+    x.dispose();
+    const s = refStats(xd, shape, false);
+    const unbiased = s.count / (s.count - 1);
+    mean = mean.map((v, i) => (1 - momentum) * v + momentum * s.mean[i]);
+    variance = variance.map((v, i) => (1 - momentum) * v + momentum * s.variance[i] * unbiased);
+  }
+  const em = assertClose(await state.runningMean.read(), mean, 1e-5, "running mean");
+  const ev = assertClose(await state.runningVar.read(), variance, 1e-5, "running var");
+  console.log(`error batchNorm3d running stats: mean ${em.toExponential(1)}, var ${ev.toExponential(1)}`);
+  disposeState(state);
+  gamma.dispose();
+  beta.dispose();
+});
+
+Deno.test("instanceNorm3d: forward and gradients of x, gamma, beta", async () => {
+  for (const [k, shape] of shapes.entries()) {
+    await checkOp(
+      `instanceNorm3d ${shape.join("x")}`,
+      normInputs(shape, 30 + 10 * k),
+      ([x, g, b]) => instanceNorm3d(x, g, b),
+      ([x, g, b]) => refNorm(x, g, b, shape, true),
+    );
+  }
+});
+
+Deno.test("normalisation over 75600 voxels per volume (151200 per channel) matches float64 (split reductions)", async () => {
+  // one unsplit loop over a channel would pass the software driver's 65535-iteration cut-off
+  const shape = [2, 2, 40, 42, 45], c = 2;
+  const xd = randomData(size(shape), 3, 2, 6), gyd = randomData(size(shape), 4);
+  const ones = new Float64Array(c).fill(1), zeros = new Float64Array(c);
+  const { state } = runningStats(c, 1);
+  for (const instance of [false, true]) {
+    const x = Tensor.from(xd, shape, { requiresGrad: true });
+    const gamma = Tensor.from(ones, [c]), beta = Tensor.from(zeros, [c]);
+    const y = instance
+      ? instanceNorm3d(x, gamma, beta)
+      : batchNorm3d(x, gamma, beta, state, { training: true });
+    const ef = assertClose(await y.read(), refNorm(xd, ones, zeros, shape, instance), 1e-4, "forward");
+    const gy = Tensor.from(gyd, shape);
+    backward(y, gy);
+    const eg = assertClose(await x.grad!.read(), refNormGrad(xd, gyd, shape, instance), 1e-4, "gradient");
+    console.log(
+      `error ${instance ? "instanceNorm3d 75600/volume" : "batchNorm3d 151200/channel"}: forward ${
+        ef.toExponential(1)
+      }, grad ${eg.toExponential(1)}`,
+    );
+    for (const t of [x.grad!, x, y, gy, gamma, beta]) t.dispose();
+  }
+  disposeState(state);
+});
+
+Deno.test("norms refuse mismatched parameters with a message naming the shapes", () => {
+  const x = Tensor.zeros([2, 3, 4, 4, 4]), g3 = Tensor.zeros([3]), g2 = Tensor.zeros([2]);
+  const one = Tensor.zeros([1, 3, 1, 1, 1]);
+  const state = { runningMean: Tensor.zeros([3]), runningVar: Tensor.zeros([3]) };
+  const bad = { runningMean: Tensor.zeros([2]), runningVar: Tensor.zeros([3]) };
+  const named = (re: RegExp) => (e: unknown) => e instanceof ShapeError && re.test(e.message);
+  assert.throws(() => instanceNorm3d(x, g2, g3), named(/gamma of shape \[2\].*\[2,3,4,4,4\]/));
+  assert.throws(() => batchNorm3d(x, g3, g2, state, { training: true }), named(/beta of shape \[2\]/));
+  assert.throws(() => batchNorm3d(x, g3, g3, bad, { training: false }), named(/runningMean of shape \[2\]/));
+  assert.throws(() => batchNorm3d(one, g3, g3, state, { training: true }), named(/more than one value/));
+  assert.throws(() => instanceNorm3d(g3, g3, g3), named(/NCDHW.*\[3\]/));
+  for (const t of [x, g3, g2, one]) t.dispose();
+  disposeState(state);
+  disposeState(bad);
+});
