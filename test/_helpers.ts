@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { initGpu } from "../src/gpu/runtime.ts";
 import { Tensor } from "../src/tensor.ts";
 import { backward } from "../src/autograd.ts";
+import { Rng } from "../src/util/random.ts";
 
 /** Initialises the GPU for tests: every new buffer is filled with NaN before kernels write it. */
 export async function setupGpu() {
@@ -14,16 +15,10 @@ export async function setupGpu() {
   return g;
 }
 
-/** Deterministic PRNG (mulberry32) returning floats in [0, 1). */
+/** Deterministic uniform floats in [0, 1) from a seed (the project's seeded generator). */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 /** `n` uniform values in [lo, hi), rounded to float32 so GPU and reference see the same inputs. */

@@ -9,7 +9,10 @@ const g = await setupGpu();
 
 Deno.test("the adapter is named and its real binding limit is used", () => {
   assert.ok(g.adapterName.length > 0);
-  assert.equal(g.maxBinding, Math.min(g.device.limits.maxStorageBufferBindingSize, g.device.limits.maxBufferSize));
+  assert.equal(
+    g.maxBinding,
+    Math.min(g.device.limits.maxStorageBufferBindingSize, g.device.limits.maxBufferSize),
+  );
 });
 
 Deno.test("grids over 65535 workgroups are split into two dimensions that cover them", () => {

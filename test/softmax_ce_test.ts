@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { refCounts, refCrossEntropy, refPaperWeights, refSoftmax } from "./ref/loss.ts";
 import { assertClose, checkOp, randomData, rng, setupGpu } from "./_helpers.ts";
 import { argmax, softmax } from "../src/ops/softmax.ts";
 import { classCounts, paperClassWeights, weightedCrossEntropy } from "../src/ops/loss.ts";
@@ -9,55 +10,6 @@ import { ShapeError } from "../src/gpu/errors.ts";
 await setupGpu();
 
 // --- float64 references over [N, K, S] ---
-
-function refSoftmax(x: Float64Array, n: number, k: number, s: number): Float64Array {
-  const y = new Float64Array(x.length);
-  for (let b = 0; b < n; b++) {
-    for (let v = 0; v < s; v++) {
-      const at = (c: number) => (b * k + c) * s + v;
-      let m = -Infinity, total = 0;
-      for (let c = 0; c < k; c++) m = Math.max(m, x[at(c)]);
-      for (let c = 0; c < k; c++) total += Math.exp(x[at(c)] - m);
-      for (let c = 0; c < k; c++) y[at(c)] = Math.exp(x[at(c)] - m) / total;
-    }
-  }
-  return y;
-}
-
-function refCounts(labels: Uint32Array, mask: Uint32Array | null, k: number): Float64Array {
-  const c = new Float64Array(k);
-  labels.forEach((y, v) => {
-    if ((!mask || mask[v]) && y < k) c[y]++;
-  });
-  return c;
-}
-
-function refPaperWeights(counts: Float64Array): Float64Array {
-  const total = counts.reduce((a, b) => a + b, 0);
-  return counts.map((c) => (total > 0 ? (1 - c / total) / (counts.length - 1) : 0));
-}
-
-function refCrossEntropy(
-  z: Float64Array,
-  labels: Uint32Array,
-  mask: Uint32Array | null,
-  w: Float64Array,
-  n: number,
-  k: number,
-  s: number,
-): Float64Array {
-  const p = refSoftmax(z, n, k, s);
-  let loss = 0, m = 0;
-  for (let b = 0; b < n; b++) {
-    for (let v = 0; v < s; v++) {
-      if (mask && !mask[b * s + v]) continue;
-      const y = labels[b * s + v];
-      loss -= w[y] * Math.log(p[(b * k + y) * s + v]);
-      m++;
-    }
-  }
-  return Float64Array.of(m > 0 ? loss / m : 0);
-}
 
 /** Labels 0..k-1 with class `absent` never drawn, and a mask with holes (about 30% ignored). */
 function labelsAndMask(count: number, k: number, absent: number, seed: number) {

@@ -123,6 +123,17 @@ export function channelPlan(c: UNetConfig): { down: ConvSpec[][]; up: ConvSpec[]
   return { down, up, dec };
 }
 
+/** Number of trainable weights of a configuration (without building it). */
+export function weightCount(c: UNetConfig): number {
+  const { down, up, dec } = channelPlan(c);
+  const norm = 2;
+  let n = 0;
+  for (const s of [...down.flat(), ...dec.flat()]) n += s.cout * (s.cin * 27 + 1 + norm);
+  for (const u of up) n += u.cout * (u.cin * 8 + 1);
+  const last = dec.at(-1)?.[1].cout ?? down.at(-1)![1].cout;
+  return n + c.classes * (last + 1);
+}
+
 /**
  * Spatial output size for an input size, or a ShapeError naming the level where the size breaks
  * (a pooled size that is odd or too small).
@@ -260,7 +271,9 @@ export class UNet3D {
     this.plan.up.forEach((u, k) => {
       const up = convTranspose3d(h, this.#p(`${u.name}.weight`), this.#p(`${u.name}.bias`));
       let skip = skips.pop()!;
-      if (this.config.padding === "valid") skip = centerCrop(skip, up.shape.slice(2));
+      if (this.config.padding === "valid") {
+        skip = centerCrop(skip, up.shape.slice(2) as [number, number, number]);
+      }
       h = concat(up, skip);
       for (const s of this.plan.dec[k]) h = this.#block(h, s);
     });
