@@ -1,0 +1,123 @@
+/**
+ * `deno task info FILE [LABELS]`: what a NIfTI volume holds (dimensions, spacing, orientation,
+ * datatype, intensity range) and, for a label map, voxels and millilitres per label.
+ */
+
+import { parseArgs } from "node:util";
+import { runCli, UsageError } from "./_errors.ts";
+import { assertSameGrid } from "../src/volume/grid.ts";
+import { intensityRange } from "../src/volume/intensity.ts";
+import { type LabelRemap, labelsFromValues, labelStats, loadLabelRemap } from "../src/volume/labels.ts";
+import { type NiftiVolume, readNifti } from "../src/volume/nifti-read.ts";
+import { axisCodes } from "../src/volume/orientation.ts";
+
+const HELP = `Usage: deno task info [options] FILE [LABELS]
+
+Prints what a NIfTI-1/NIfTI-2 volume (.nii or .nii.gz) holds: dimensions, voxel spacing,
+orientation code (e.g. RAS, LPS), datatype and intensity range. For a label map (an integer
+image with few distinct values, or with --labels) it also prints, per label, the voxel count
+and the volume in mL with the organ name.
+
+Arguments:
+  FILE              image or label map
+  LABELS            a label map for FILE: its grid must match FILE's; summarised per label
+
+Options:
+  --labels          treat FILE as a label map even if it does not look like one
+  --remap SPEC      remap label ids first: "52:1,64:2,..." or a JSON file {"52": 1, ...};
+                    ids not listed become 0, results must lie in 0..7
+  -h, --help        show this help
+
+Labels: 0 background, 1 artery (aorta), 2 portal vein, 3 liver, 4 spleen, 5 stomach,
+6 gallbladder, 7 pancreas.`;
+
+/** At most this many distinct integer values make an image look like a label map. */
+const MAX_LABEL_VALUES = 32;
+
+/** True for integer-valued voxels with few distinct values. */
+function looksLikeLabels(volume: NiftiVolume): boolean {
+  const seen = new Set<number>();
+  const data = volume.data;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (i > 0 && v === data[i - 1]) continue;
+    if (!Number.isInteger(v)) return false;
+    seen.add(v);
+    if (seen.size > MAX_LABEL_VALUES) return false;
+  }
+  return true;
+}
+
+/** A number with at most `digits` decimals, trailing zeros dropped. */
+function fmt(x: number, digits = 3): string {
+  return String(+x.toFixed(digits));
+}
+
+/** The lines describing one volume. */
+function describe(volume: NiftiVolume, asLabels: boolean, remap: LabelRemap | undefined): string[] {
+  const h = volume.header;
+  const n = volume.data.length;
+  const { min, max } = intensityRange(volume.data);
+  const scaling = h.sclSlope !== 0 && Number.isFinite(h.sclSlope) && !(h.sclSlope === 1 && h.sclInter === 0)
+    ? `, scaled by ${fmt(h.sclSlope, 6)} + ${fmt(h.sclInter, 6)}`
+    : "";
+  const code = h.affineSource === "sform" ? h.sformCode : h.affineSource === "qform" ? h.qformCode : 0;
+  const lines = [
+    `file         ${volume.file}`,
+    `format       NIfTI-${h.version}, ${h.littleEndian ? "little" : "big"}-endian`,
+    `dimensions   ${volume.dims.join(" x ")} (${n} voxels)`,
+    `spacing      ${volume.spacing.map((s) => fmt(s, 4)).join(" x ")} mm`,
+    `orientation  ${axisCodes(volume.affine)} (affine from ${h.affineSource}${code ? `, code ${code}` : ""})`,
+    `datatype     ${h.datatype.name}${scaling}`,
+    `intensity    ${fmt(min, 4)} .. ${fmt(max, 4)}`,
+  ];
+  if (!asLabels) return lines;
+  const values = remap ? labelsFromValues(volume.data, volume.dims, volume.file, { remap }) : volume.data;
+  const stats = labelStats(values, volume.spacing);
+  lines.push(`labels       ${stats.length} distinct values${remap ? " after remapping" : ""}`);
+  lines.push(`  ${"label".padEnd(6)} ${"name".padEnd(30)} ${"voxels".padStart(10)} ${"mL".padStart(10)}`);
+  for (const s of stats) {
+    lines.push(
+      `  ${String(s.label).padEnd(6)} ${s.name.padEnd(30)} ${String(s.voxels).padStart(10)} ${
+        s.ml.toFixed(1).padStart(10)
+      }`,
+    );
+  }
+  return lines;
+}
+
+/** Parses arguments, reads the volume(s) and prints the summary. */
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    options: {
+      labels: { type: "boolean", default: false },
+      remap: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  if (positionals.length < 1 || positionals.length > 2) {
+    throw new UsageError(`expected FILE [LABELS], got ${positionals.length} arguments (see --help)`);
+  }
+  const remap = values.remap === undefined ? undefined : await loadLabelRemap(values.remap);
+  const [file, labelsFile] = positionals;
+  const volume = await readNifti(file);
+  const out: string[] = [];
+  if (labelsFile === undefined) {
+    const asLabels = values.labels || remap !== undefined || looksLikeLabels(volume);
+    out.push(...describe(volume, asLabels, remap));
+  } else {
+    const labels = await readNifti(labelsFile);
+    assertSameGrid(volume, file, labels, labelsFile);
+    out.push(...describe(volume, values.labels, undefined), "", ...describe(labels, true, remap));
+  }
+  console.log(out.join("\n"));
+}
+
+if (import.meta.main) await runCli(main);

@@ -1,0 +1,74 @@
+/**
+ * Writing volumes as single-file NIfTI-1 (`.nii`, or `.nii.gz` gzipped with CompressionStream):
+ * uint8 label maps and float32 images by default, on exactly the given grid, with sform and qform
+ * both set so ITK-SNAP, Slicer and nibabel overlay the result on its image.
+ */
+
+import { datatypeByName, type DatatypeName } from "./datatypes.ts";
+import { VolumeError } from "./errors.ts";
+import { voxelCount } from "./grid.ts";
+import { gzip } from "./gzip.ts";
+import { encodeNifti1Header, type HeaderFields, NIFTI1_VOX_OFFSET } from "./nifti-header.ts";
+import type { Grid, Volume, VoxelArray } from "./types.ts";
+
+/** Header choices for a written file; the grid comes from the volume. */
+export type WriteOptions = Partial<Omit<HeaderFields, "dims" | "affine">>;
+
+/**
+ * The bytes of an uncompressed single-file NIfTI-1 image (header, extension flag, voxels at 352).
+ * Values are converted to `opts.datatype` (default: uint8 for Uint8Array data, else float32).
+ */
+export function encodeNifti(
+  data: ArrayLike<number>,
+  grid: Grid,
+  opts: WriteOptions = {},
+): Uint8Array<ArrayBuffer> {
+  if (data.length !== voxelCount(grid.dims)) {
+    throw new RangeError(
+      `data has ${data.length} voxels, dims ${grid.dims.join("x")} need ${voxelCount(grid.dims)}`,
+    );
+  }
+  const datatype: DatatypeName = opts.datatype ?? (data instanceof Uint8Array ? "uint8" : "float32");
+  const dt = datatypeByName(datatype);
+  const le = opts.littleEndian ?? true;
+  const header = encodeNifti1Header({ ...opts, dims: grid.dims, affine: grid.affine, datatype });
+  const bytes = new Uint8Array(NIFTI1_VOX_OFFSET + data.length * dt.bytes);
+  bytes.set(header);
+  const view = new DataView(bytes.buffer, NIFTI1_VOX_OFFSET);
+  // Integer types round to nearest (DataView setters would truncate).
+  const convert = dt.integer ? Math.round : (x: number) => x;
+  for (let i = 0, o = 0; i < data.length; i++, o += dt.bytes) dt.set(view, o, convert(data[i]), le);
+  return bytes;
+}
+
+/**
+ * Writes bytes to `path` through a temporary file in the same folder and a rename, so a crash or
+ * error never leaves a partial file under the final name. Failures are "write" VolumeErrors.
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  const dir = slash >= 0 ? path.slice(0, slash + 1) : "";
+  const tmp = `${dir}.${path.slice(slash + 1)}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    await Deno.writeFile(tmp, bytes);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    const message = e instanceof Error ? e.message.split("\n")[0] : String(e);
+    throw new VolumeError(path, "write", `cannot write: ${message}`, { cause: e });
+  }
+}
+
+/**
+ * Writes a volume as NIfTI-1, gzipped when the path ends in `.gz`. Uint8Array data is written as
+ * uint8 (label maps, masks), Float32Array as float32, unless `opts.datatype` says otherwise.
+ * sform_code and qform_code default to 1 (scanner); pass the input's codes to keep them.
+ */
+export async function writeNifti(
+  path: string,
+  volume: Volume<VoxelArray>,
+  opts: WriteOptions = {},
+): Promise<void> {
+  const raw = encodeNifti(volume.data, volume, opts);
+  await writeFileAtomic(path, path.toLowerCase().endsWith(".gz") ? await gzip(raw) : raw);
+}
