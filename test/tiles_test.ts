@@ -14,8 +14,8 @@ Deno.test("tiles cover the region, stay inside it when they fit, and overlap as 
     }
   }
   assert.deepEqual(axisStarts(10, 30, 32, 0.5), [4]); // a region thinner than a tile: one centred tile
-  assert.equal(planTiles({ lo: [0, 0, 0], hi: [64, 40, 20] }, [32, 32, 32], 0.5).length, 3 * 2 * 1);
-  assert.throws(() => planTiles({ lo: [0, 0, 0], hi: [1, 1, 1] }, [1, 1, 1], 1), /overlap/);
+  assert.equal(planTiles({ min: [0, 0, 0], max: [64, 40, 20] }, [32, 32, 32], 0.5).length, 3 * 2 * 1);
+  assert.throws(() => planTiles({ min: [0, 0, 0], max: [1, 1, 1] }, [1, 1, 1], 1), /overlap/);
 });
 
 Deno.test("blending weights peak in the middle and fall off towards the borders", () => {

@@ -4,14 +4,8 @@
  * sigma = size / 8, as nnU-Net does).
  */
 
-/** x, y, z. */
-export type Vec3 = [number, number, number];
-
-/** A box [lo, hi) in voxel indices. */
-export interface Box {
-  lo: Vec3;
-  hi: Vec3;
-}
+import type { Box } from "../volume/bbox.ts";
+import type { Vec3 } from "../volume/types.ts";
 
 /** Start positions along one axis of tiles of length `size` covering [lo, hi) with `overlap` in [0, 1). */
 export function axisStarts(lo: number, hi: number, size: number, overlap: number): number[] {
@@ -26,7 +20,7 @@ export function axisStarts(lo: number, hi: number, size: number, overlap: number
 /** Origins of the output tiles of size `size` that cover `region` with the given overlap. */
 export function planTiles(region: Box, size: Vec3, overlap: number): Vec3[] {
   if (!(overlap >= 0 && overlap < 1)) throw new RangeError(`overlap must be in [0, 1), got ${overlap}`);
-  const [xs, ys, zs] = [0, 1, 2].map((a) => axisStarts(region.lo[a], region.hi[a], size[a], overlap));
+  const [xs, ys, zs] = [0, 1, 2].map((a) => axisStarts(region.min[a], region.max[a], size[a], overlap));
   const out: Vec3[] = [];
   for (const z of zs) for (const y of ys) for (const x of xs) out.push([x, y, z]);
   return out;
