@@ -1,0 +1,174 @@
+/**
+ * `deno task train --data DIR --out MODEL_DIR [--stage 1|2|both] [--preset paper|fast] ...`: trains
+ * the cascade on labelled CTs. Argument parsing and printing only; the work is in src/train/.
+ */
+import { parseArgs } from "node:util";
+import { runCli, UsageError } from "./_errors.ts";
+import { GpuError, ShapeError } from "../src/gpu/errors.ts";
+import { initGpu } from "../src/gpu/runtime.ts";
+import { WeightsError } from "../src/nn/safetensors.ts";
+import { PRESETS } from "../src/cascade/presets.ts";
+import { trainCascade } from "../src/train/cascade.ts";
+import { TrainingError } from "../src/train/loop.ts";
+import { loadLabelRemap } from "../src/volume/labels.ts";
+import { Progress, type ProgressMode } from "../src/report/progress.ts";
+import { formatTable } from "../src/report/table.ts";
+import { labelName } from "../src/volume/labels.ts";
+import type { LabelDice } from "../src/train/dice.ts";
+
+const HELP = `Train the two-stage cascaded 3D U-Net on labelled CTs.
+
+Usage: deno task train --data DIR --out MODEL_DIR [options]
+
+  --data DIR          training data: pairs CASE.nii.gz + CASE.labels.nii.gz, or the nnU-Net /
+                      Medical Segmentation Decathlon layout (imagesTr/, labelsTr/, dataset.json)
+  --out MODEL_DIR     where the models, checkpoints, metrics log and curves go
+  --stage 1|2|both    which stages to train (default both; stage 2 needs a trained stage 1 in
+                      MODEL_DIR, because its candidate region C2 comes from stage-1 predictions)
+  --preset NAME       fast (small network at 6 mm / 3 mm; the default without a real GPU) or paper
+                      (Roth et al.: 4-level valid U-Net, 132x132x116 tiles; the default on a GPU)
+  --iterations N      iterations per stage (default: the preset's)
+  --lr RATE           peak learning rate (decays polynomially to 0)
+  --batch N           patches per iteration
+  --validate-every N  validation Dice and checkpoint every N iterations
+  --labels SPEC       map the data's label ids to ours: "52:1,64:2,5:3,1:4,6:5,4:6,7:7"
+                      (TotalSegmentator ids) or a JSON file {"52": 1, ...}; unlisted ids become 0
+  --seed N            random seed (default 0): the same seed repeats a run exactly
+  --no-augment        no random deformation or rotation of the patches
+  --resume            continue the run whose checkpoint is in MODEL_DIR, exactly where it stopped
+  --progress MODE     bar, lines or off (default: a bar on a terminal, lines otherwise)
+  -h, --help          this help
+
+Labels: 0 background, 1 artery (aorta), 2 portal vein, 3 liver, 4 spleen, 5 stomach,
+6 gallbladder, 7 pancreas. Ctrl-C writes a checkpoint and stops; --resume continues.`;
+
+function positiveInt(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UsageError(`--${name} must be a positive whole number, got "${v}"`);
+  }
+  return n;
+}
+
+async function main() {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      data: { type: "string" },
+      out: { type: "string" },
+      stage: { type: "string", default: "both" },
+      preset: { type: "string" },
+      iterations: { type: "string" },
+      lr: { type: "string" },
+      batch: { type: "string" },
+      "validate-every": { type: "string" },
+      labels: { type: "string" },
+      seed: { type: "string", default: "0" },
+      "no-augment": { type: "boolean", default: false },
+      resume: { type: "boolean", default: false },
+      progress: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  if (!values.data) throw new UsageError("--data DIR is required (see --help)");
+  if (!values.out) throw new UsageError("--out MODEL_DIR is required (see --help)");
+  const stages = ({ "1": [1], "2": [2], both: [1, 2] } as Record<string, (1 | 2)[]>)[values.stage];
+  if (!stages) throw new UsageError(`--stage must be 1, 2 or both, got "${values.stage}"`);
+  if (values.preset && !PRESETS[values.preset]) {
+    throw new UsageError(
+      `--preset must be one of ${Object.keys(PRESETS).join(", ")}, got "${values.preset}"`,
+    );
+  }
+  const lr = values.lr === undefined ? undefined : Number(values.lr);
+  if (lr !== undefined && !(lr > 0)) {
+    throw new UsageError(`--lr must be a positive number, got "${values.lr}"`);
+  }
+  const seed = Number(values.seed);
+  if (!Number.isInteger(seed)) throw new UsageError(`--seed must be a whole number, got "${values.seed}"`);
+  const mode = values.progress ?? "auto";
+  if (!["auto", "bar", "lines", "off"].includes(mode)) {
+    throw new UsageError(`--progress must be bar, lines or off, got "${mode}"`);
+  }
+  const remap = values.labels ? await loadLabelRemap(values.labels) : undefined;
+
+  const gpu = await initGpu();
+  const preset = PRESETS[values.preset ?? (gpu.isFallback ? "fast" : "paper")];
+  console.log(`adapter: ${gpu.adapterName}${gpu.isFallback ? " (software)" : ""}; preset: ${preset.name}`);
+  const overrides = Object.fromEntries(
+    Object.entries({
+      iterations: positiveInt("iterations", values.iterations),
+      batch: positiveInt("batch", values.batch),
+      validateEvery: positiveInt("validate-every", values["validate-every"]),
+      lr,
+    }).filter(([, v]) => v !== undefined),
+  );
+
+  const stop = new AbortController();
+  const onSigint = () => {
+    if (stop.signal.aborted) Deno.exit(130);
+    console.error("\nstopping after this iteration (a checkpoint is written; Ctrl-C again to quit at once)");
+    stop.abort();
+  };
+  Deno.addSignalListener("SIGINT", onSigint);
+  const progressMode = (mode === "auto" && !Deno.stderr.isTerminal() ? "lines" : mode) as ProgressMode;
+  let bar: Progress | null = null;
+  const results = await trainCascade({
+    dataDir: values.data,
+    outDir: values.out,
+    preset,
+    stages,
+    resume: values.resume,
+    seed,
+    remap,
+    overrides,
+    augment: !values["no-augment"],
+    signal: stop.signal,
+    onStatus: (m) => console.log(m),
+    onIteration: (stage, it, total, loss, rate) => {
+      bar ??= new Progress(`stage ${stage}`, total, { mode: progressMode });
+      if (bar.count < it - 1) bar.tick(it - 1 - bar.count); // resumed: start where the run stands
+      bar.tick(1, `loss ${loss.toFixed(4)} lr ${rate.toExponential(1)}`);
+      if (it === total) {
+        bar.done();
+        bar = null;
+      }
+    },
+    onValidation: (stage, it, dice, best) => {
+      const mean = dice.filter((d) => !Number.isNaN(d.dice));
+      const text = mean.map((d) => `${labelName(d.label)} ${d.dice.toFixed(3)}`).join(", ");
+      const line = `stage ${stage} validation at ${it}: ${text}${best ? " (best so far, saved)" : ""}`;
+      if (progressMode !== "bar" && progressMode !== "auto") console.log(line);
+      else console.error(`\r\x1b[K${line}`);
+    },
+  });
+  Deno.removeSignalListener("SIGINT", onSigint);
+  for (const r of results) {
+    const stage = r.modelPath.match(/stage(\d)/)?.[1];
+    console.log(
+      `\nstage ${stage}: ${r.iterations} iterations in ${r.seconds.toFixed(0)} s; best mean Dice ` +
+        `${r.bestScore.toFixed(3)} at iteration ${r.bestIteration}` +
+        (r.validationIsTraining ? " (on the training case: a check that training works, not accuracy)" : ""),
+    );
+    console.log(diceTable(r.bestDice));
+    console.log(`model: ${r.modelPath}`);
+  }
+  if (results.some((r) => r.interrupted)) {
+    console.log("interrupted: continue with the same command and --resume");
+  }
+}
+
+function diceTable(d: LabelDice[]): string {
+  return formatTable(
+    ["organ", "Dice", "voxels predicted", "voxels reference"],
+    d.map((
+      x,
+    ) => [labelName(x.label), Number.isNaN(x.dice) ? "-" : x.dice.toFixed(3), x.predicted, x.reference]),
+  );
+}
+
+if (import.meta.main) await runCli(main, [GpuError, ShapeError, WeightsError, TrainingError]);

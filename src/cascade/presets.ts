@@ -1,0 +1,91 @@
+/**
+ * Cascade presets: `paper` (Roth et al.: a 4-level valid-padding U-Net with batch norm, 132x132x116
+ * tiles, stage 1 at twice the stage-2 voxel size) and `fast` (a small same-padding network at 6 mm and
+ * 3 mm that trains on a software adapter). Each is one flag away in `deno task train --preset`.
+ */
+import { FAST_UNET, PAPER_UNET } from "../nn/unet3d.ts";
+import type { StageSpec } from "./stage.ts";
+
+/** How a stage is trained. */
+export interface TrainSettings {
+  /** Iterations (one batch each). */
+  iterations: number;
+  /** Patches per iteration. */
+  batch: number;
+  /** `adam` (AdamW, no decay) or `sgd` (momentum 0.9). */
+  optimizer: "adam" | "sgd";
+  /** Peak learning rate; a polynomial decay takes it towards 0 by the last iteration. */
+  lr: number;
+  /** Validate (Dice per organ) and checkpoint every this many iterations. */
+  validateEvery: number;
+  /** Fraction of patches centred on an organ voxel (the rest anywhere in the candidate region). */
+  foregroundFraction: number;
+}
+
+/** Both stages of a cascade and how to train them. */
+export interface CascadePreset {
+  name: string;
+  stages: [StageSpec, StageSpec];
+  train: [TrainSettings, TrainSettings];
+}
+
+const HU = { min: -1000, max: 1000 };
+
+/** The paper's configuration (needs a real GPU: about 527 GFLOP per forward tile). */
+export const PAPER_PRESET: CascadePreset = {
+  name: "paper",
+  stages: [
+    { stage: 1, spacing: [2, 2, 2], patch: [132, 132, 116], unet: PAPER_UNET, hu: HU },
+    { stage: 2, spacing: [1, 1, 1], patch: [132, 132, 116], unet: PAPER_UNET, hu: HU, c2MarginMm: 3 },
+  ],
+  train: [
+    {
+      iterations: 50_000,
+      batch: 1,
+      optimizer: "sgd",
+      lr: 0.01,
+      validateEvery: 1000,
+      foregroundFraction: 2 / 3,
+    },
+    {
+      iterations: 50_000,
+      batch: 1,
+      optimizer: "sgd",
+      lr: 0.01,
+      validateEvery: 1000,
+      foregroundFraction: 2 / 3,
+    },
+  ],
+};
+
+const SMALL = { ...FAST_UNET, baseChannels: 8 };
+
+/** A small cascade that trains on the sample CT without a GPU (the default there). */
+export const FAST_PRESET: CascadePreset = {
+  name: "fast",
+  stages: [
+    { stage: 1, spacing: [6, 6, 6], patch: [48, 48, 48], unet: SMALL, hu: HU },
+    { stage: 2, spacing: [3, 3, 3], patch: [48, 48, 48], unet: SMALL, hu: HU, c2MarginMm: 9 },
+  ],
+  train: [
+    {
+      iterations: 1500,
+      batch: 1,
+      optimizer: "adam",
+      lr: 2e-3,
+      validateEvery: 100,
+      foregroundFraction: 2 / 3,
+    },
+    {
+      iterations: 1500,
+      batch: 1,
+      optimizer: "adam",
+      lr: 2e-3,
+      validateEvery: 100,
+      foregroundFraction: 2 / 3,
+    },
+  ],
+};
+
+/** Presets by name. */
+export const PRESETS: Record<string, CascadePreset> = { paper: PAPER_PRESET, fast: FAST_PRESET };

@@ -1,0 +1,252 @@
+/**
+ * Training one cascade stage: patches from the training volumes, the paper's weighted cross-entropy
+ * inside the candidate region, AdamW or SGD with a polynomially decaying rate, validation Dice per
+ * organ, the best model kept, checkpoints written atomically, and an exact resume. Every random draw
+ * of iteration i comes from a generator seeded by (seed, stage, i), so a resumed run repeats the
+ * uninterrupted one.
+ */
+import { UNet3D } from "../nn/unet3d.ts";
+import { saveModel } from "../nn/weights.ts";
+import { Adam } from "../optim/adam.ts";
+import { SGD } from "../optim/sgd.ts";
+import type { Optimizer } from "../optim/sgd.ts";
+import { polyLr } from "../optim/schedule.ts";
+import { backward } from "../autograd.ts";
+import { weightedCrossEntropy } from "../ops/loss.ts";
+import { Tensor, tidy } from "../tensor.ts";
+import { Rng } from "../util/random.ts";
+import { writeFileAtomic } from "../util/atomic.ts";
+import { predictRegion } from "../cascade/infer.ts";
+import type { StageSpec } from "../cascade/stage.ts";
+import type { TrainSettings } from "../cascade/presets.ts";
+import { boundingBox } from "../volume/bbox.ts";
+import { LABEL_NAMES } from "../volume/labels.ts";
+import { dicePerLabel, type LabelDice, meanDice } from "./dice.ts";
+import { samplePatch, type TrainingVolume } from "./sampler.ts";
+import { loadCheckpoint, type LoopState, saveCheckpoint } from "./checkpoint.ts";
+import { type MetricRecord, readMetrics, writeCurves } from "./metrics.ts";
+
+/** Training stopped because it could not go on (NaN loss, an existing run without --resume, ...). */
+export class TrainingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "TrainingError";
+  }
+}
+
+/** Files of one stage in the model directory. */
+export function stageFiles(dir: string, stage: number) {
+  return {
+    model: `${dir}/stage${stage}.safetensors`,
+    checkpoint: `${dir}/stage${stage}.checkpoint.safetensors`,
+    metrics: `${dir}/stage${stage}.metrics.jsonl`,
+    curves: `${dir}/stage${stage}.curves.png`,
+  };
+}
+
+/** Everything `trainStage` needs. */
+export interface StageTrainOptions {
+  spec: StageSpec;
+  settings: TrainSettings;
+  train: TrainingVolume[];
+  /** Held-out volumes; when empty the training volumes are used (and `validationIsTraining` says so). */
+  validation: TrainingVolume[];
+  outDir: string;
+  seed: number;
+  resume: boolean;
+  augment?: boolean;
+  /** After each iteration. */
+  onIteration?: (stage: number, iteration: number, total: number, loss: number, lr: number) => void;
+  /** After each validation. */
+  onValidation?: (stage: number, iteration: number, dice: LabelDice[], isBest: boolean) => void;
+  /** Checked after each iteration: when aborted, a checkpoint is written and training returns. */
+  signal?: AbortSignal;
+}
+
+/** What a stage's training produced. */
+export interface StageTrainResult {
+  /** The best model (by mean validation Dice). */
+  modelPath: string;
+  iterations: number;
+  seconds: number;
+  bestScore: number;
+  bestIteration: number;
+  /** Dice of the best model at its validation. */
+  bestDice: LabelDice[];
+  /** Whether validation ran on the training volumes. */
+  validationIsTraining: boolean;
+  /** True when stopped by the signal before the last iteration. */
+  interrupted: boolean;
+}
+
+/** Seed of iteration `it` of a stage. */
+function iterationSeed(seed: number, stage: number, it: number): number {
+  return (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(stage * 1_000_003 + it, 0xc2b2ae35)) >>> 0;
+}
+
+/** The stage's model written with its spec and provenance, so segmentation needs nothing else. */
+function modelMetadata(spec: StageSpec, extra: Record<string, string>): Record<string, string> {
+  return { ...extra, stage: JSON.stringify(spec), labels: JSON.stringify(LABEL_NAMES) };
+}
+
+/** Validation Dice per organ of the current model over the validation volumes (pooled voxels). */
+export async function validate(
+  model: UNet3D,
+  spec: StageSpec,
+  volumes: TrainingVolume[],
+): Promise<LabelDice[]> {
+  const predicted: Uint8Array[] = [], reference: Uint8Array[] = [];
+  for (const v of volumes) {
+    const region = boundingBox(v.candidate, v.dims);
+    const labels = region
+      ? await predictRegion(model, spec, v.image, v.dims, region)
+      : new Uint8Array(v.labels.length);
+    for (let i = 0; i < labels.length; i++) if (!v.candidate[i]) labels[i] = 0;
+    predicted.push(labels);
+    reference.push(v.labels);
+  }
+  const join = (parts: Uint8Array[]) => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) out.set(p, (at += p.length) - p.length);
+    return out;
+  };
+  return dicePerLabel(join(predicted), join(reference), spec.unet.classes);
+}
+
+function makeOptimizer(model: UNet3D, s: TrainSettings): Optimizer {
+  const params = [...model.params.values()];
+  return s.optimizer === "adam"
+    ? new Adam(params, { lr: s.lr, decoupled: true })
+    : new SGD(params, { lr: s.lr, momentum: 0.9 });
+}
+
+/** Trains one stage; see the module comment. */
+export async function trainStage(o: StageTrainOptions): Promise<StageTrainResult> {
+  const { spec, settings } = o;
+  const files = stageFiles(o.outDir, spec.stage);
+  const exists = await Deno.stat(files.checkpoint).then(() => true, () => false);
+  if (exists && !o.resume) {
+    throw new TrainingError(
+      `${files.checkpoint} already exists: pass --resume to continue that run, or choose another --out`,
+    );
+  }
+  const model = new UNet3D(spec.unet, o.seed * 31 + spec.stage);
+  const optimizer = makeOptimizer(model, settings);
+  const validationIsTraining = o.validation.length === 0;
+  const valVolumes = validationIsTraining ? o.train : o.validation;
+  let loop: LoopState = { iteration: 0, bestScore: -1, bestIteration: 0, seconds: 0 };
+  let history: MetricRecord[] = [];
+  let bestDice: LabelDice[] = [];
+  try {
+    if (exists) {
+      loop = (await loadCheckpoint(files.checkpoint, model, optimizer)).loop;
+      history = (await readMetrics(files.metrics)).filter((r) => r.iteration <= loop.iteration);
+      bestDice = history.findLast((r) => r.dice && r.iteration === loop.bestIteration)?.dice ?? [];
+    }
+    const schedule = polyLr(settings.lr, settings.iterations);
+    const metricsLines = () =>
+      history.map((r) => JSON.stringify(r)).join("\n") + (history.length ? "\n" : "");
+    const meta = modelMetadata(spec, { seed: String(o.seed) });
+    const checkpoint = async () => {
+      await saveCheckpoint(files.checkpoint, model, optimizer, loop, meta);
+      await writeFileAtomic(files.metrics, metricsLines());
+      await writeCurves(files.curves, history, spec.stage);
+    };
+    const n = settings.batch;
+    let interrupted = false;
+    let started = performance.now();
+    while (loop.iteration < settings.iterations) {
+      const it = loop.iteration;
+      const rng = new Rng(iterationSeed(o.seed, spec.stage, it));
+      const patches = Array.from({ length: n }, () => {
+        const v = o.train[rng.int(o.train.length)];
+        return samplePatch(v, spec, rng, {
+          foregroundFraction: settings.foregroundFraction,
+          augment: o.augment ?? true,
+        });
+      });
+      const lr = schedule(it);
+      optimizer.lr = lr;
+      const loss = tidy(() => {
+        const [px, py, pz] = spec.patch;
+        const x = Tensor.from(concatArrays(patches.map((p) => p.image)), [n, 1, pz, py, px]);
+        const logits = model.forward(x);
+        const tileShape = [n, ...logits.shape.slice(2)];
+        const labels = Tensor.from(concatArrays(patches.map((p) => p.labels)), tileShape, { dtype: "u32" });
+        const mask = Tensor.from(concatArrays(patches.map((p) => p.mask)), tileShape, { dtype: "u32" });
+        const l = weightedCrossEntropy(logits, labels, { mask, weights: "paper" });
+        backward(l);
+        optimizer.step();
+        optimizer.zeroGrad();
+        return l;
+      });
+      const value = (await loss.read())[0];
+      loss.dispose();
+      if (!Number.isFinite(value)) {
+        throw new TrainingError(
+          `stage ${spec.stage}: the loss became ${value} at iteration ${it + 1}; stopped without saving ` +
+            `(the last checkpoint, iteration ${loop.iteration}${
+              exists || loop.iteration ? "" : ": none yet"
+            }, ` +
+            `is intact): try a lower learning rate`,
+        );
+      }
+      loop.iteration++;
+      const now = performance.now();
+      loop.seconds += (now - started) / 1000;
+      started = now;
+      history.push({ stage: spec.stage, iteration: loop.iteration, loss: value, lr, seconds: loop.seconds });
+      o.onIteration?.(spec.stage, loop.iteration, settings.iterations, value, lr);
+      const last = loop.iteration === settings.iterations;
+      if (loop.iteration % settings.validateEvery === 0 || last) {
+        const dice = await validate(model, spec, valVolumes);
+        const score = meanDice(dice);
+        const isBest = score > loop.bestScore;
+        history.push({ stage: spec.stage, iteration: loop.iteration, dice, meanDice: score });
+        if (isBest) {
+          loop.bestScore = score;
+          loop.bestIteration = loop.iteration;
+          bestDice = dice;
+          await saveModel(files.model, model, {
+            ...meta,
+            iteration: String(loop.iteration),
+            validation: JSON.stringify({ meanDice: score, onTrainingCases: validationIsTraining }),
+          });
+        }
+        await checkpoint();
+        o.onValidation?.(spec.stage, loop.iteration, dice, isBest);
+        started = performance.now(); // validation time is not training time
+      }
+      if (o.signal?.aborted && !last) {
+        await checkpoint();
+        interrupted = true;
+        break;
+      }
+    }
+    return {
+      modelPath: files.model,
+      iterations: loop.iteration,
+      seconds: loop.seconds,
+      bestScore: loop.bestScore,
+      bestIteration: loop.bestIteration,
+      bestDice,
+      validationIsTraining,
+      interrupted,
+    };
+  } finally {
+    optimizer.dispose();
+    model.dispose();
+  }
+}
+
+function concatArrays<T extends Float32Array | Uint32Array>(parts: T[]): T {
+  if (parts.length === 1) return parts[0];
+  const out = new (parts[0].constructor as { new (n: number): T })(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
