@@ -43,6 +43,8 @@ export function connectedComponents(
   const labels = new Int32Array(n);
   const queue = new Int32Array(n);
   const offs = offsets(connectivity);
+  // Linear offsets for voxels away from the faces, where no bounds check is needed.
+  const linear = Int32Array.from(offs, ([di, dj, dk]) => di + nx * (dj + ny * dk));
   const sizes = [0];
   for (let seed = 0; seed < n; seed++) {
     if (mask[seed] === 0 || labels[seed] !== 0) continue;
@@ -53,10 +55,14 @@ export function connectedComponents(
     while (head < tail) {
       const p = queue[head++];
       const i = p % nx, j = ((p - i) / nx) % ny, k = (p - i - nx * j) / (nx * ny);
-      for (const [di, dj, dk] of offs) {
-        const a = i + di, b = j + dj, c = k + dk;
-        if (a < 0 || a >= nx || b < 0 || b >= ny || c < 0 || c >= nz) continue;
-        const q = a + nx * (b + ny * c);
+      const interior = i > 0 && i < nx - 1 && j > 0 && j < ny - 1 && k > 0 && k < nz - 1;
+      for (let o = 0; o < linear.length; o++) {
+        if (!interior) {
+          const [di, dj, dk] = offs[o];
+          const a = i + di, b = j + dj, c = k + dk;
+          if (a < 0 || a >= nx || b < 0 || b >= ny || c < 0 || c >= nz) continue;
+        }
+        const q = p + linear[o];
         if (mask[q] !== 0 && labels[q] === 0) {
           labels[q] = id;
           queue[tail++] = q;

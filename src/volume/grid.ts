@@ -29,7 +29,7 @@ export function gridOf(g: Grid): Grid {
 export function gridDifference(a: Grid, b: Grid, toleranceMm = 1e-3): string | null {
   if (a.dims.some((n, i) => n !== b.dims[i])) return `dims ${b.dims.join("x")} vs ${a.dims.join("x")}`;
   const d = maxAbsDifference(a.affine, b.affine);
-  if (!(d <= toleranceMm)) return `affine differs by up to ${d.toPrecision(3)} mm`;
+  if (!(d <= toleranceMm)) return `affine differs by up to ${+d.toPrecision(3)} mm`;
   return null;
 }
 

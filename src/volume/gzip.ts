@@ -17,25 +17,10 @@ export async function gzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<A
 }
 
 /**
- * Bytes after the end of the first gzip member (a multi-member file, or padding). Deno's
- * DecompressionStream stops there, after it has checked the first member's CRC.
- */
-export class GzipTrailingDataError extends VolumeError {
-  /** The message names the file. */
-  constructor(file: string, options?: ErrorOptions) {
-    super(
-      file,
-      "gzip",
-      "data after the end of the gzip stream (multi-member gzip is not supported)",
-      options,
-    );
-  }
-}
-
-/**
  * Decompresses gzip bytes chunk by chunk, so a caller can check a header before the rest arrives.
- * Throws a "gzip" VolumeError for data that is not gzip, truncated or corrupt (CRC mismatch), and
- * a GzipTrailingDataError for bytes after the first member.
+ * Throws a "gzip" VolumeError for data that is not gzip, truncated or corrupt (CRC mismatch), or
+ * has bytes after the first gzip member: Deno's DecompressionStream rejects those and drops the
+ * output of the chunk that held them, so multi-member files cannot be read.
  */
 export async function* gunzipChunks(
   compressed: Uint8Array<ArrayBuffer>,
@@ -64,7 +49,10 @@ export async function* gunzipChunks(
 /** Maps a DecompressionStream error to a one-line VolumeError. */
 function gzipError(e: unknown, file: string): VolumeError {
   const message = e instanceof Error ? e.message : String(e);
-  if (/write whole buffer/.test(message)) return new GzipTrailingDataError(file, { cause: e });
+  if (/write whole buffer/.test(message)) {
+    const problem = "data after the end of the gzip stream (multi-member gzip or padding is not supported)";
+    return new VolumeError(file, "gzip", problem, { cause: e });
+  }
   if (/checksum|unexpected end|eof/i.test(message)) {
     return new VolumeError(file, "gzip", "truncated or corrupt gzip data (checksum mismatch)", { cause: e });
   }

@@ -5,7 +5,7 @@
  */
 
 import { VolumeError } from "./errors.ts";
-import { gunzipChunks, GzipTrailingDataError, isGzip } from "./gzip.ts";
+import { gunzipChunks, isGzip } from "./gzip.ts";
 import { voxelOf } from "./grid.ts";
 import { type LabelOptions, labelsFromValues } from "./labels.ts";
 import { detectHeaderSize, type NiftiHeader, parseNiftiHeader, type ReadLimits } from "./nifti-header.ts";
@@ -71,28 +71,23 @@ async function inflateNifti(
   let header: NiftiHeader | null = null;
   let out = new Uint8Array(0);
   let got = 0;
-  try {
-    for await (const chunk of gunzipChunks(compressed, file)) {
-      if (header === null) {
-        const joined = new Uint8Array(head.length + chunk.length);
-        joined.set(head);
-        joined.set(chunk, head.length);
-        head = joined;
-        if (head.length < 4 || head.length < detectHeaderSize(head, file).size) continue;
-        header = parseNiftiHeader(head, file, limits);
-        out = new Uint8Array(dataEnd(header));
-        got = Math.min(head.length, out.length);
-        out.set(head.subarray(0, got));
-      } else if (got < out.length) {
-        const n = Math.min(chunk.length, out.length - got);
-        out.set(chunk.subarray(0, n), got);
-        got += n;
-      }
-      // Bytes past the announced end are read (so the gzip CRC is checked) and dropped.
+  for await (const chunk of gunzipChunks(compressed, file)) {
+    if (header === null) {
+      const joined = new Uint8Array(head.length + chunk.length);
+      joined.set(head);
+      joined.set(chunk, head.length);
+      head = joined;
+      if (head.length < 4 || head.length < detectHeaderSize(head, file).size) continue;
+      header = parseNiftiHeader(head, file, limits);
+      out = new Uint8Array(dataEnd(header));
+      got = Math.min(head.length, out.length);
+      out.set(head.subarray(0, got));
+    } else if (got < out.length) {
+      const n = Math.min(chunk.length, out.length - got);
+      out.set(chunk.subarray(0, n), got);
+      got += n;
     }
-  } catch (e) {
-    // Padding or a second gzip member after a complete image is harmless; elsewhere it is not.
-    if (!(e instanceof GzipTrailingDataError && header !== null && got === out.length)) throw e;
+    // Bytes past the announced end are read (so the gzip CRC is checked) and dropped.
   }
   if (header === null) header = parseNiftiHeader(head, file, limits); // throws: too short
   checkComplete(got, header, file);
