@@ -58,7 +58,10 @@ export interface NiftiHeader {
   description: string;
   /** intent_name. */
   intentName: string;
-  /** Voxel index -> RAS+ mm, chosen as nibabel does: sform if sform_code > 0, else qform, else pixdim. */
+  /**
+   * Voxel index -> RAS+ mm, chosen as nibabel does: sform if sform_code > 0, else qform, else
+   * pixdim. Like nibabel, xyzt_units is not applied: coordinates are taken as millimetres.
+   */
   affine: Affine;
   /** Which header fields the affine came from. */
   affineSource: "sform" | "qform" | "pixdim";
@@ -319,6 +322,9 @@ export interface HeaderFields {
  * readers that use either sform or qform see the same grid.
  */
 export function encodeNifti1Header(f: HeaderFields): Uint8Array {
+  if (!f.affine.every(Number.isFinite) || !(Math.abs(determinant3(f.affine)) > 1e-12)) {
+    throw new RangeError(`cannot write a singular or non-finite affine: ${f.affine.slice(0, 12).join(" ")}`);
+  }
   const bytes = new Uint8Array(NIFTI1_VOX_OFFSET);
   const v = new DataView(bytes.buffer);
   const le = f.littleEndian ?? true;

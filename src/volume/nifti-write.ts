@@ -8,11 +8,24 @@ import { datatypeByName, type DatatypeName } from "./datatypes.ts";
 import { VolumeError } from "./errors.ts";
 import { voxelCount } from "./grid.ts";
 import { gzip } from "./gzip.ts";
-import { encodeNifti1Header, type HeaderFields, NIFTI1_VOX_OFFSET } from "./nifti-header.ts";
+import {
+  encodeNifti1Header,
+  type HeaderFields,
+  NIFTI1_VOX_OFFSET,
+  type NiftiHeader,
+} from "./nifti-header.ts";
 import type { Grid, Volume, VoxelArray } from "./types.ts";
 
 /** Header choices for a written file; the grid comes from the volume. */
 export type WriteOptions = Partial<Omit<HeaderFields, "dims" | "affine">>;
+
+/**
+ * The sform/qform codes of an input header for writing a result on its grid (a code of 0, i.e.
+ * "not set", becomes 1, since the written file always sets both forms).
+ */
+export function xformCodesOf(header: NiftiHeader): { sformCode: number; qformCode: number } {
+  return { sformCode: header.sformCode || 1, qformCode: header.qformCode || 1 };
+}
 
 /**
  * The bytes of an uncompressed single-file NIfTI-1 image (header, extension flag, voxels at 352).

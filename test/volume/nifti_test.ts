@@ -6,7 +6,7 @@ import { VolumeError } from "../../src/volume/errors.ts";
 import { gzip } from "../../src/volume/gzip.ts";
 import { parseNiftiHeader } from "../../src/volume/nifti-header.ts";
 import { readLabels, readNifti } from "../../src/volume/nifti-read.ts";
-import { encodeNifti, writeNifti } from "../../src/volume/nifti-write.ts";
+import { encodeNifti, writeNifti, xformCodesOf } from "../../src/volume/nifti-write.ts";
 import { axisCodes } from "../../src/volume/orientation.ts";
 import { qformToAffine } from "../../src/volume/qform.ts";
 import type { Affine, Vec3 } from "../../src/volume/types.ts";
@@ -54,11 +54,11 @@ Deno.test("sample CT round trip: read -> write -> read gives identical voxels an
   const { dir, cleanup } = await tempDir();
   try {
     const ct = await readNifti(SAMPLE_CT);
-    await writeNifti(`${dir}/ct.nii.gz`, ct, { sformCode: ct.header.sformCode });
+    await writeNifti(`${dir}/ct.nii.gz`, ct, xformCodesOf(ct.header));
     const back = await readNifti(`${dir}/ct.nii.gz`);
     assert.deepEqual(back.dims, ct.dims);
     assert.deepEqual(back.affine, ct.affine);
-    assert.equal(back.header.sformCode, 2);
+    assert.deepEqual([back.header.sformCode, back.header.qformCode], [2, 1]);
     assert.ok(sameValues(back.data, ct.data), "voxels differ");
 
     const labels = await readLabels(SAMPLE_LABELS);
@@ -176,6 +176,10 @@ Deno.test("written header: sform and qform describe the same grid; nifti-reader-
   assert.equal(other.datatypeCode, 16);
   assert.equal(other.vox_offset, 352);
   assertAffineClose(other.affine.flat(), affine, 1e-4);
+  assert.throws(
+    () => encodeNifti(new Float32Array(8), { dims: [2, 2, 2], affine: new Array(16).fill(0) }),
+    RangeError,
+  );
 });
 
 Deno.test("NIfTI-2 (both byte orders) and 4D with one volume are read", async () => {
