@@ -98,8 +98,3 @@ export function maxAbsDifference(a: Affine, b: Affine): number {
   for (let i = 0; i < 16; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
   return d;
 }
-
-/** The upper 3x4 block as 12 numbers, the form the resampling kernels take. */
-export function affineRows3x4(a: Affine): number[] {
-  return a.slice(0, 12);
-}
