@@ -115,7 +115,8 @@ async function main() {
     stop.abort();
   };
   Deno.addSignalListener("SIGINT", onSigint);
-  const progressMode = (mode === "auto" && !Deno.stderr.isTerminal() ? "lines" : mode) as ProgressMode;
+  const progressMode = mode as ProgressMode;
+  const validationToStdout = mode === "lines" || mode === "off" || !Deno.stderr.isTerminal();
   let bar: Progress | null = null;
   const results = await trainCascade({
     dataDir: values.data,
@@ -142,7 +143,7 @@ async function main() {
       const mean = dice.filter((d) => !Number.isNaN(d.dice));
       const text = mean.map((d) => `${labelName(d.label)} ${d.dice.toFixed(3)}`).join(", ");
       const line = `stage ${stage} validation at ${it}: ${text}${best ? " (best so far, saved)" : ""}`;
-      if (progressMode !== "bar" && progressMode !== "auto") console.log(line);
+      if (validationToStdout) console.log(line);
       else console.error(`\r\x1b[K${line}`);
     },
   });

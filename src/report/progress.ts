@@ -13,7 +13,7 @@ export interface ProgressWriter {
 /**
  * How progress is shown: `bar` redraws one line in place; `lines` prints a plain line at each 10% step
  * and at least every 30 s; `off` prints nothing; `auto` (default) is `bar` when the writer is a
- * terminal and `off` otherwise.
+ * terminal and `lines` otherwise (logs of long runs still show how far they got).
  */
 export type ProgressMode = "auto" | "bar" | "lines" | "off";
 
@@ -78,7 +78,7 @@ export class Progress {
     this.#writer = opts.writer ?? Deno.stderr;
     const tty = this.#writer.isTerminal?.() ?? false;
     const mode = opts.mode ?? "auto";
-    this.#mode = mode === "auto" ? (tty ? "bar" : "off") : mode;
+    this.#mode = mode === "auto" ? (tty ? "bar" : "lines") : mode;
     this.#unit = opts.unit ?? "it";
     this.#columns = opts.columns ?? terminalColumns(tty);
     this.#now = opts.now ?? (() => performance.now());

@@ -8,7 +8,8 @@ import type { StageSpec } from "../cascade/stage.ts";
 import { listCases, type TrainingCase } from "../volume/dataset.ts";
 import type { LabelRemap } from "../volume/labels.ts";
 import { loadModel } from "../nn/weights.ts";
-import { loadTrainingVolume, type Stage1 } from "./cases.ts";
+import { loadTrainingVolume } from "./cases.ts";
+import type { Stage1 } from "../cascade/pipeline.ts";
 import {
   stageFiles,
   type StageTrainOptions,

@@ -4,33 +4,12 @@
  * learns on the regions it will see at inference.
  */
 import { candidateC1, candidateC2, labelsOnGrid, stageGridHu, stageVolume } from "../cascade/prepare.ts";
+import { type Stage1, stage1Labels } from "../cascade/pipeline.ts";
 import type { StageSpec } from "../cascade/stage.ts";
-import { predictRegion, type Segmenter } from "../cascade/infer.ts";
 import { type TrainingCase } from "../volume/dataset.ts";
 import { readCase } from "../volume/dataset.ts";
 import type { LabelRemap } from "../volume/labels.ts";
-import { boundingBox } from "../volume/bbox.ts";
-import { makeVolume } from "../volume/grid.ts";
 import { type TrainingVolume, trainingVolume } from "./sampler.ts";
-
-/** The stage-1 model and its spec, needed to build C2. */
-export interface Stage1 {
-  model: Segmenter;
-  spec: StageSpec;
-}
-
-/** Stage-1 labels of a HU CT (canonical orientation, stage-1 grid), restricted to C1. */
-export async function stage1Labels(stage1: Stage1, ct: Parameters<typeof stageGridHu>[0]) {
-  const hu = stageGridHu(ct, stage1.spec);
-  const c1 = candidateC1(hu);
-  const v = stageVolume(hu, stage1.spec);
-  const box = boundingBox(c1, v.dims);
-  const labels = box
-    ? await predictRegion(stage1.model, stage1.spec, v.image, v.dims, box)
-    : new Uint8Array(c1.length);
-  for (let i = 0; i < labels.length; i++) if (!c1[i]) labels[i] = 0;
-  return makeVolume(labels, hu.dims, hu.affine);
-}
 
 /** Reads a case and puts it on the stage's grid with its candidate region. */
 export async function loadTrainingVolume(

@@ -1,0 +1,159 @@
+/**
+ * `deno task segment volume.nii.gz [-o OUT.nii.gz] [--model DIR] ...`: the two-stage cascade on a
+ * whole CT, writing a label map with the input's grid and affine. Argument parsing and printing
+ * only; the work is in src/cascade/.
+ */
+import { parseArgs } from "node:util";
+import { basename, resolve } from "node:path";
+import { runCli, UsageError } from "./_errors.ts";
+import { GpuError, ShapeError } from "../src/gpu/errors.ts";
+import { initGpu } from "../src/gpu/runtime.ts";
+import { WeightsError } from "../src/nn/safetensors.ts";
+import { DEMO_MODEL_DIR, loadCascade } from "../src/cascade/models.ts";
+import { segmentVolume } from "../src/cascade/pipeline.ts";
+import { readNifti } from "../src/volume/nifti-read.ts";
+import { writeNifti } from "../src/volume/nifti-write.ts";
+import { LABEL_NAMES, labelName } from "../src/volume/labels.ts";
+import { toCanonical } from "../src/volume/orientation.ts";
+import { Progress, type ProgressMode } from "../src/report/progress.ts";
+import { formatTable } from "../src/report/table.ts";
+import { segmentationPreview } from "../src/report/preview.ts";
+import { encodeImage } from "../src/report/png.ts";
+import { writeFileAtomic } from "../src/util/atomic.ts";
+
+const HELP = `Segment the abdominal organs of a CT with the two-stage cascaded 3D U-Net.
+
+Usage: deno task segment volume.nii.gz [options]
+
+  -o, --output FILE   label map to write (default: NAME.seg.nii.gz in the current directory);
+                      uint8, with the input's dimensions and affine
+  --model DIR         a model directory from deno task train (default: the shipped demo model)
+  --overlap F         overlap of neighbouring stage-2 tiles, 0 to 0.9 (default 0.5)
+  --json FILE         also write the report (organs, volumes, times) as JSON
+  --preview FILE      also write a PNG with axial, coronal and sagittal slices and the labels
+  --stage1-only       stop after the coarse stage (faster, blockier)
+  --progress MODE     bar, lines or off (default: a bar on a terminal, lines otherwise)
+  -h, --help          this help
+
+Labels: 0 background, 1 artery (aorta), 2 portal vein, 3 liver, 4 spleen, 5 stomach,
+6 gallbladder, 7 pancreas.`;
+
+/** NAME of NAME.nii / NAME.nii.gz. */
+function stem(path: string): string {
+  return basename(path).replace(/\.nii(\.gz)?$/i, "");
+}
+
+async function main() {
+  const { values, positionals } = parseArgs({
+    args: Deno.args,
+    allowPositionals: true,
+    options: {
+      output: { type: "string", short: "o" },
+      model: { type: "string" },
+      overlap: { type: "string", default: "0.5" },
+      json: { type: "string" },
+      preview: { type: "string" },
+      "stage1-only": { type: "boolean", default: false },
+      progress: { type: "string", default: "auto" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  if (positionals.length !== 1) {
+    throw new UsageError("give exactly one CT volume (.nii or .nii.gz); see --help");
+  }
+  const input = positionals[0];
+  const output = values.output ?? `${stem(input)}.seg.nii.gz`;
+  if (!/\.nii(\.gz)?$/i.test(output)) {
+    throw new UsageError(`${output}: the output must end in .nii or .nii.gz`);
+  }
+  if (resolve(output) === resolve(input)) throw new UsageError(`${output}: refusing to overwrite the input`);
+  const overlap = Number(values.overlap);
+  if (!(overlap >= 0 && overlap <= 0.9)) {
+    throw new UsageError(`--overlap must be in [0, 0.9], got "${values.overlap}"`);
+  }
+  const mode = values.progress as ProgressMode;
+  if (!["auto", "bar", "lines", "off"].includes(mode)) {
+    throw new UsageError(`--progress must be bar, lines or off, got "${values.progress}"`);
+  }
+
+  const t0 = performance.now();
+  const ct = await readNifti(input);
+  const readSeconds = (performance.now() - t0) / 1000;
+  const gpu = await initGpu();
+  console.log(`adapter: ${gpu.adapterName}${gpu.isFallback ? " (software: slow)" : ""}`);
+  const modelDir = values.model ?? DEMO_MODEL_DIR;
+  if (!values.model) {
+    console.log(`model: the shipped demo model (${modelDir}); train your own with deno task train`);
+  }
+  const cascade = await loadCascade(modelDir, { stage1Only: values["stage1-only"] });
+
+  const bars = new Map<number, Progress>();
+  const onTile = (stage: number, done: number, total: number) => {
+    let bar = bars.get(stage);
+    if (!bar) bars.set(stage, bar = new Progress(`stage ${stage}`, total, { mode, unit: "tile" }));
+    bar.tick();
+    if (done === total) bar.done();
+  };
+  const { labels, seconds } = await segmentVolume(ct, cascade.stage1, cascade.stage2, { overlap, onTile });
+  const t1 = performance.now();
+  await writeNifti(output, labels);
+  const writeSeconds = (performance.now() - t1) / 1000;
+
+  const voxelMl = ct.spacing[0] * ct.spacing[1] * ct.spacing[2] / 1000;
+  const counts = new Array(LABEL_NAMES.length).fill(0);
+  for (const v of labels.data) counts[v]++;
+  const organs = counts.slice(1).map((voxels, i) => ({
+    label: i + 1,
+    name: labelName(i + 1),
+    voxels,
+    ml: Math.round(voxels * voxelMl * 10) / 10,
+  }));
+  console.log(
+    `\n${formatTable(["organ", "voxels", "mL"], organs.map((o) => [o.name, o.voxels, o.ml.toFixed(1)]))}`,
+  );
+  const total = (performance.now() - t0) / 1000;
+  const times = {
+    read: readSeconds,
+    stage1: seconds.stage1,
+    stage2: seconds.stage2,
+    write: writeSeconds,
+    total,
+  };
+  console.log(
+    `\ntime: read ${times.read.toFixed(1)} s, stage 1 ${times.stage1.toFixed(1)} s, ` +
+      (cascade.stage2 ? `stage 2 ${times.stage2.toFixed(1)} s, ` : "") +
+      `write ${times.write.toFixed(1)} s, total ${total.toFixed(1)} s`,
+  );
+  console.log(`labels: ${output}`);
+  if (values.json) {
+    const report = {
+      input,
+      output,
+      adapter: gpu.adapterName,
+      model: modelDir,
+      organs,
+      seconds: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(v * 100) / 100])),
+    };
+    await writeFileAtomic(values.json, JSON.stringify(report, null, 2) + "\n");
+    console.log(`report: ${values.json}`);
+  }
+  if (values.preview) {
+    const c = toCanonical(ct), l = toCanonical(labels);
+    const img = segmentationPreview({
+      image: c.data,
+      labels: l.data,
+      dims: c.dims,
+      spacing: c.spacing,
+      names: LABEL_NAMES,
+      title: `${basename(input)}: ${cascade.stage2 ? "two-stage cascade" : "stage 1 only"}`,
+    });
+    await writeFileAtomic(values.preview, await encodeImage(img));
+    console.log(`preview: ${values.preview}`);
+  }
+}
+
+if (import.meta.main) await runCli(main, [GpuError, ShapeError, WeightsError]);
