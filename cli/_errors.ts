@@ -4,6 +4,9 @@
  */
 
 import { LabelRemapError, VolumeError } from "../src/volume/errors.ts";
+import { GpuError, ShapeError } from "../src/gpu/errors.ts";
+import { WeightsError } from "../src/nn/safetensors.ts";
+import { FileWriteError } from "../src/util/atomic.ts";
 
 /** A bad command line (unknown option, missing argument); its message is shown as is. */
 export class UsageError extends Error {
@@ -18,8 +21,16 @@ export class UsageError extends Error {
 // deno-lint-ignore no-explicit-any
 export type ErrorClass = abstract new (...args: any[]) => Error;
 
-/** Errors every CLI knows: input problems and usage mistakes. */
-const KNOWN: ErrorClass[] = [VolumeError, LabelRemapError, UsageError];
+/** Errors every CLI knows: input problems, usage mistakes, GPU and model-file problems. */
+const KNOWN: ErrorClass[] = [
+  VolumeError,
+  LabelRemapError,
+  UsageError,
+  GpuError,
+  ShapeError,
+  WeightsError,
+  FileWriteError,
+];
 
 /** True when DEBUG is set to something other than "" or "0" (false without env permission). */
 function debugEnabled(): boolean {

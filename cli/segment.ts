@@ -6,9 +6,7 @@
 import { parseArgs } from "node:util";
 import { basename, resolve } from "node:path";
 import { runCli, UsageError } from "./_errors.ts";
-import { GpuError, ShapeError } from "../src/gpu/errors.ts";
 import { initGpu } from "../src/gpu/runtime.ts";
-import { WeightsError } from "../src/nn/safetensors.ts";
 import { DEMO_MODEL_DIR, loadCascade } from "../src/cascade/models.ts";
 import { segmentVolume } from "../src/cascade/pipeline.ts";
 import { readNifti } from "../src/volume/nifti-read.ts";
@@ -156,4 +154,4 @@ async function main() {
   }
 }
 
-if (import.meta.main) await runCli(main, [GpuError, ShapeError, WeightsError]);
+if (import.meta.main) await runCli(main);

@@ -4,9 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { runCli, UsageError } from "./_errors.ts";
-import { GpuError, ShapeError } from "../src/gpu/errors.ts";
 import { initGpu } from "../src/gpu/runtime.ts";
-import { WeightsError } from "../src/nn/safetensors.ts";
 import { PRESETS } from "../src/cascade/presets.ts";
 import { trainCascade } from "../src/train/cascade.ts";
 import { TrainingError } from "../src/train/loop.ts";
@@ -172,4 +170,4 @@ function diceTable(d: LabelDice[]): string {
   );
 }
 
-if (import.meta.main) await runCli(main, [GpuError, ShapeError, WeightsError, TrainingError]);
+if (import.meta.main) await runCli(main, [TrainingError]);

@@ -323,15 +323,20 @@ function bufferWriter(tty: boolean): ProgressWriter & { text: () => string } {
   };
 }
 
-Deno.test("Progress: silent off a terminal, plain lines when asked, a throttled bar on a terminal", () => {
+Deno.test("Progress: plain lines off a terminal, silent when asked, a throttled bar on a terminal", () => {
   let t = 0;
   const now = () => t;
 
   const quiet = bufferWriter(false);
-  const p0 = new Progress("quiet", 10, { writer: quiet, now });
+  const p0 = new Progress("quiet", 10, { writer: quiet, now, mode: "off" });
   for (let i = 0; i < 10; i++) p0.tick();
   p0.done();
   assert.equal(quiet.text(), "");
+  const auto = bufferWriter(false);
+  const pa = new Progress("auto", 10, { writer: auto, now });
+  for (let i = 0; i < 10; i++) pa.tick();
+  pa.done();
+  assert.match(auto.text(), /auto: done 10\/10/);
 
   const log = bufferWriter(false);
   const p1 = new Progress("train", 100, { writer: log, now, mode: "lines" });

@@ -4,7 +4,9 @@
  * filter type 0 on every row, CRC-32 computed here.
  */
 
+import { fileURLToPath } from "node:url";
 import type { Image } from "./canvas.ts";
+import { writeFileAtomic } from "../util/atomic.ts";
 
 const SIGNATURE = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]);
 
@@ -93,5 +95,5 @@ export function encodeImage(img: Image): Promise<Uint8Array> {
 
 /** Encodes an {@link Image} as PNG and writes it to `path`. */
 export async function writePng(path: string | URL, img: Image): Promise<void> {
-  await Deno.writeFile(path, await encodeImage(img));
+  await writeFileAtomic(path instanceof URL ? fileURLToPath(path) : path, await encodeImage(img));
 }

@@ -1,17 +1,27 @@
 /** Writing files so that a crash never leaves half a file behind: a temporary name, then a rename. */
 
+/** A file could not be written; the message names the file. */
+export class FileWriteError extends Error {
+  constructor(readonly file: string, problem: string, options?: ErrorOptions) {
+    super(`${file}: cannot write: ${problem}`, options);
+    this.name = "FileWriteError";
+  }
+}
+
 /**
- * Writes `data` to `path` atomically: to `path.<random>.tmp` in the same directory, then renamed over
- * `path`. On failure the temporary file is removed and the error rethrown.
+ * Writes `data` to `path` atomically: to a hidden temporary file in the same directory, then renamed
+ * over `path`. On failure the temporary file is removed and a FileWriteError thrown.
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  const slash = path.lastIndexOf("/");
+  const dir = slash >= 0 ? path.slice(0, slash + 1) : "";
+  const tmp = `${dir}.${path.slice(slash + 1)}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
     if (typeof data === "string") await Deno.writeTextFile(tmp, data);
     else await Deno.writeFile(tmp, data);
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});
-    throw e;
+    throw new FileWriteError(path, e instanceof Error ? e.message.split("\n")[0] : String(e), { cause: e });
   }
 }

@@ -15,6 +15,7 @@ import {
   type NiftiHeader,
 } from "./nifti-header.ts";
 import type { Grid, Volume, VoxelArray } from "./types.ts";
+import { FileWriteError, writeFileAtomic } from "../util/atomic.ts";
 
 /** Header choices for a written file; the grid comes from the volume. */
 export type WriteOptions = Partial<Omit<HeaderFields, "dims" | "affine">>;
@@ -55,24 +56,6 @@ export function encodeNifti(
 }
 
 /**
- * Writes bytes to `path` through a temporary file in the same folder and a rename, so a crash or
- * error never leaves a partial file under the final name. Failures are "write" VolumeErrors.
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const slash = path.lastIndexOf("/");
-  const dir = slash >= 0 ? path.slice(0, slash + 1) : "";
-  const tmp = `${dir}.${path.slice(slash + 1)}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    const message = e instanceof Error ? e.message.split("\n")[0] : String(e);
-    throw new VolumeError(path, "write", `cannot write: ${message}`, { cause: e });
-  }
-}
-
-/**
  * Writes a volume as NIfTI-1, gzipped when the path ends in `.gz`. Uint8Array data is written as
  * uint8 (label maps, masks), Float32Array as float32, unless `opts.datatype` says otherwise.
  * sform_code and qform_code default to 1 (scanner); pass the input's codes to keep them.
@@ -83,5 +66,10 @@ export async function writeNifti(
   opts: WriteOptions = {},
 ): Promise<void> {
   const raw = encodeNifti(volume.data, volume, opts);
-  await writeFileAtomic(path, path.toLowerCase().endsWith(".gz") ? await gzip(raw) : raw);
+  try {
+    await writeFileAtomic(path, path.toLowerCase().endsWith(".gz") ? await gzip(raw) : raw);
+  } catch (e) {
+    if (!(e instanceof FileWriteError)) throw e;
+    throw new VolumeError(path, "write", e.message.slice(path.length + 2), { cause: e });
+  }
 }
