@@ -2,25 +2,13 @@
 
 import assert from "node:assert/strict";
 import { gzip } from "../../src/volume/gzip.ts";
+import { canSpawn, runCli } from "../_cli.ts";
 import { niftiBytes, SAMPLE_CT, SAMPLE_LABELS, tempDir, view, writeBytes } from "./_synth.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const INFO = `${ROOT}cli/info.ts`;
-/** Spawning needs --allow-run (`deno task test` grants it). */
-const canRun = Deno.permissions.querySync({ name: "run" }).state === "granted";
+const canRun = canSpawn;
 
 /** Runs `deno run cli/info.ts ...args` with the info task's permissions. */
-async function info(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-env", INFO, ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
-}
+const info = (...args: string[]) => runCli("info.ts", args, { permissions: ["--allow-read", "--allow-env"] });
 
 Deno.test({
   name: "info prints the sample CT's grid and the label table with organ names",
