@@ -1,0 +1,249 @@
+/**
+ * The measurement loop: for each case, every backend checks its result against the baseline (ours,
+ * or the first backend that produced one) before it is timed; a time is the median of repeated runs
+ * after warm-up, each awaited until the device has finished; a per-row time budget caps the
+ * repetitions, and a row whose single run would take far too long (estimated from the backend's
+ * throughput on the previous rows) is skipped and says so.
+ */
+import type { Case, OpName, Shape } from "./shapes.ts";
+import { type Backend, type BackendName, type CaseData, Unsupported } from "./backends/types.ts";
+
+/** One row of the results. */
+export interface Row {
+  op: OpName;
+  shape: Shape;
+  /** Human-readable shape. */
+  label: string;
+  backend: BackendName;
+  /** Median time of one run, milliseconds. */
+  ms?: number;
+  /** Floating-point operations per second of the median run, in 1e9. */
+  gflops?: number;
+  /** Why there is no time: the backend lacks the op, failed, gave wrong numbers, or was skipped. */
+  error?: string;
+  /** Normwise relative error against the baseline: max |a - b| / max |b|. */
+  relError?: number;
+  /** The backend the result was checked against (absent for the baseline itself). */
+  checkedAgainst?: BackendName;
+  /** Timed runs the median is taken over. */
+  reps?: number;
+  /** Times of the timed runs, milliseconds. */
+  times?: number[];
+  /** Anything a reader should know (budget reached, a single cold run). */
+  note?: string;
+}
+
+/** How hard to measure. */
+export interface TimingOptions {
+  /** Untimed runs before timing (the correctness run counts as the first). */
+  warmup: number;
+  /** Timed runs at most. */
+  reps: number;
+  /** Seconds of timed runs per row, after which repetitions stop (at least one is made). */
+  budgetS: number;
+  /** Rows whose one run is estimated to take longer than this many seconds are skipped. */
+  maxRunS: number;
+}
+
+/** Normwise relative error: max |a - e| / max |e| (NaN anywhere gives Infinity). */
+export function relError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  if (actual.length !== expected.length) return Infinity;
+  let num = 0, den = 0;
+  for (let i = 0; i < actual.length; i++) {
+    const d = Math.abs(actual[i] - expected[i]);
+    if (!(d <= num)) num = Number.isNaN(d) ? Infinity : d;
+    den = Math.max(den, Math.abs(expected[i]));
+  }
+  return den > 0 ? num / den : num;
+}
+
+/** Median of a non-empty list. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Default relative-error tolerance of a float32 backend. */
+export const TOLERANCE = 1e-3;
+
+const message = (e: unknown) =>
+  (e instanceof Error ? e.message : String(e)).split("\n").map((l) => l.trim()).filter(Boolean).join(" ")
+    .slice(0, 300);
+
+/** The baseline output of one case, and whose it is. */
+export interface Baseline {
+  output: Float32Array | null;
+  backend: BackendName | null;
+}
+
+/**
+ * Runs one case on one backend: prepare, one run checked against `baseline` (which it becomes when
+ * empty), then timed runs. Never throws: failures become the row's `error`.
+ */
+export async function measure(
+  backend: Backend,
+  c: Case,
+  data: CaseData,
+  baseline: Baseline,
+  t: TimingOptions,
+  estimateS: number | null,
+): Promise<Row> {
+  const row: Row = { op: c.op, shape: c.shape, label: c.label, backend: backend.name };
+  if (estimateS !== null && estimateS > t.maxRunS) {
+    row.error = `skipped: one run estimated at ${fmtSeconds(estimateS)} (> --max-run ${t.maxRunS} s)`;
+    return row;
+  }
+  let runner;
+  try {
+    runner = await backend.prepare(c, data);
+  } catch (e) {
+    row.error = e instanceof Unsupported ? `unsupported: ${message(e)}` : `failed: ${message(e)}`;
+    return row;
+  }
+  try {
+    const t0 = performance.now();
+    await runner.run();
+    const first = performance.now() - t0;
+    const out = await runner.output();
+    if (baseline.output) {
+      row.relError = relError(out, baseline.output);
+      row.checkedAgainst = baseline.backend!;
+      const tol = backend.tolerance ?? TOLERANCE;
+      if (!(row.relError <= tol)) {
+        row.error = `wrong result: relative error ${row.relError.toExponential(2)} > ${tol}`;
+        return row;
+      }
+    } else {
+      baseline.output = out;
+      baseline.backend = backend.name;
+    }
+    const budget = t.budgetS * 1000;
+    let times: number[];
+    if (runner.measure) {
+      times = await runner.measure(t.reps, budget, t.warmup);
+      if (times.length < t.reps) row.note = `time budget reached after ${times.length} of ${t.reps} runs`;
+    } else if (first > budget) {
+      // one run already spent the budget: the correctness run is the measurement
+      times = [first];
+      row.note = "one cold run (over the time budget)";
+    } else {
+      for (let i = 1; i < t.warmup; i++) await runner.run();
+      times = [];
+      let spent = 0;
+      while (times.length < t.reps && (times.length === 0 || spent < budget)) {
+        const s = performance.now();
+        await runner.run();
+        const dt = performance.now() - s;
+        times.push(dt);
+        spent += dt;
+      }
+      if (times.length < t.reps) row.note = `time budget reached after ${times.length} of ${t.reps} runs`;
+    }
+    row.times = times.map((x) => +x.toFixed(3));
+    row.reps = times.length;
+    row.ms = +median(times).toFixed(3);
+    row.gflops = +(c.flops / (row.ms * 1e6)).toPrecision(4);
+  } catch (e) {
+    row.error = `failed: ${message(e)}`;
+  } finally {
+    try {
+      await runner.dispose();
+    } catch {
+      // a backend that failed may not free cleanly; the next row gets a fresh setup
+    }
+  }
+  return row;
+}
+
+/** Seconds as text, e.g. "12 s", "3.4 min", "2.1 h". */
+export function fmtSeconds(s: number): string {
+  if (s < 120) return `${s.toPrecision(2)} s`;
+  if (s < 7200) return `${(s / 60).toPrecision(2)} min`;
+  return `${(s / 3600).toPrecision(2)} h`;
+}
+
+/**
+ * Predicts how long a backend's run of a case takes from its GFLOP/s on earlier rows: the same op
+ * (the latest row), else the best convolution rate it showed (for a whole U-Net).
+ */
+export class Estimator {
+  #rates = new Map<string, number>();
+
+  /** Records a measured row. */
+  add(r: Row): void {
+    if (r.gflops) this.#rates.set(`${r.backend}|${r.op}`, r.gflops);
+  }
+
+  /** Estimated seconds of one run, or null without a basis. */
+  seconds(backend: BackendName, c: Case): number | null {
+    let rate = this.#rates.get(`${backend}|${c.op}`);
+    if (rate === undefined && c.op.startsWith("unet")) {
+      const convs = ["conv3d_forward", "conv3d_input_grad", "conv3d_weight_grad"]
+        .map((op) => this.#rates.get(`${backend}|${op}`))
+        .filter((x): x is number => x !== undefined);
+      if (convs.length) rate = Math.max(...convs);
+    }
+    return rate ? c.flops / (rate * 1e9) : null;
+  }
+}
+
+/** One line of progress for a finished row. */
+export function progressLine(r: Row): string {
+  const what = `${r.op.padEnd(24)} ${r.label.padEnd(30)} ${r.backend.padEnd(12)}`;
+  if (r.error) return `${what} ${r.error}`;
+  const err = r.relError !== undefined ? `  rel.err ${r.relError.toExponential(1)}` : "  (baseline)";
+  return `${what} ${fmtMs(r.ms!).padStart(10)} ${fmtRate(r.gflops!).padStart(9)} GFLOP/s  x${r.reps}${err}${
+    r.note ? `  (${r.note})` : ""
+  }`;
+}
+
+function fmtMs(ms: number): string {
+  return ms >= 100 ? `${ms.toFixed(0)} ms` : ms >= 1 ? `${ms.toFixed(2)} ms` : `${ms.toFixed(3)} ms`;
+}
+
+function fmtRate(g: number): string {
+  return g >= 100 ? g.toFixed(0) : g >= 1 ? g.toFixed(2) : g.toPrecision(2);
+}
+
+/**
+ * The results as a Markdown table: one line per case, one column per backend with its time and
+ * GFLOP/s, and its time relative to ours (`x2.0` = twice as slow as ours); "n/a" cells are explained
+ * in the notes under the table.
+ */
+export function table(rows: readonly Row[], backends: readonly BackendName[]): string {
+  const byCase = new Map<string, Row[]>();
+  for (const r of rows) {
+    const key = `${r.op}|${r.label}`;
+    byCase.set(key, [...(byCase.get(key) ?? []), r]);
+  }
+  const notes: string[] = [];
+  const noteOf = (text: string) => {
+    let i = notes.indexOf(text);
+    if (i < 0) i = notes.push(text) - 1;
+    return `[${i + 1}]`;
+  };
+  const head = ["op", "shape", ...backends];
+  const lines = [head, head.map(() => "---")];
+  for (const group of byCase.values()) {
+    const ours = group.find((r) => r.backend === "ours" && r.ms !== undefined);
+    const cells = backends.map((b) => {
+      const r = group.find((x) => x.backend === b);
+      if (!r) return "";
+      if (r.error) {
+        const short = r.error.startsWith("wrong result")
+          ? "WRONG"
+          : r.error.startsWith("skipped")
+          ? "skipped"
+          : "n/a";
+        return `${short} ${noteOf(`${b}: ${r.error}`)}`;
+      }
+      const ratio = ours && b !== "ours" ? ` (x${(r.ms! / ours.ms!).toPrecision(2)})` : "";
+      return `${fmtMs(r.ms!)}, ${fmtRate(r.gflops!)}${ratio}`;
+    });
+    lines.push([group[0].op, group[0].label, ...cells]);
+  }
+  const body = lines.map((l) => `| ${l.join(" | ")} |`).join("\n");
+  const legend = "Cells: median time, GFLOP/s, and (xR) time relative to ours (above 1: slower than ours).";
+  return [body, "", legend, ...notes.map((n, i) => `[${i + 1}] ${n}`)].join("\n");
+}
