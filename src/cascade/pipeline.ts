@@ -37,7 +37,7 @@ export async function stage1Labels(
   ct: Volume<Float32Array>,
   opts: InferenceOptions = {},
 ): Promise<Volume<Uint8Array>> {
-  const hu = stageGridHu(ct, stage1.spec);
+  const hu = await stageGridHu(ct, stage1.spec);
   const c1 = candidateC1(hu);
   const v = stageVolume(hu, stage1.spec);
   const box = boundingBox(c1, v.dims);
@@ -58,7 +58,7 @@ export async function stage2Labels(
   s1: Volume<Uint8Array>,
   opts: InferenceOptions = {},
 ): Promise<Volume<Uint8Array>> {
-  const hu = stageGridHu(ct, stage2.spec);
+  const hu = await stageGridHu(ct, stage2.spec);
   const c2 = candidateC2(s1, hu, stage2.spec.c2MarginMm ?? 0);
   const v = stageVolume(hu, stage2.spec);
   const box = boundingBox(c2, v.dims);

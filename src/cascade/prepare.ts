@@ -5,7 +5,8 @@
  */
 import type { StageSpec } from "./stage.ts";
 import { toCanonical } from "../volume/orientation.ts";
-import { resampleToGrid, resampleToSpacing } from "../volume/resample.ts";
+import { resampleToGrid } from "../volume/resample.ts";
+import { resampleToGridAuto, resampleToSpacingAuto } from "../volume/gpu.ts";
 import { normalizeHu } from "../volume/intensity.ts";
 import { bodyMask } from "../volume/body-mask.ts";
 import { dilate } from "../volume/morphology.ts";
@@ -20,9 +21,9 @@ export interface StageVolume {
   affine: number[];
 }
 
-/** The CT in canonical orientation on the stage's voxel size, in HU. */
-export function stageGridHu(ct: Volume<Float32Array>, spec: StageSpec): Volume<Float32Array> {
-  return resampleToSpacing(toCanonical(ct), spec.spacing, "linear");
+/** The CT in canonical orientation on the stage's voxel size, in HU (on the GPU where that pays off). */
+export function stageGridHu(ct: Volume<Float32Array>, spec: StageSpec): Promise<Volume<Float32Array>> {
+  return resampleToSpacingAuto(toCanonical(ct), spec.spacing, "linear");
 }
 
 /** Normalises a HU volume with the stage's window. */
@@ -30,9 +31,9 @@ export function stageVolume(hu: Volume<Float32Array>, spec: StageSpec): StageVol
   return { image: normalizeHu(hu.data, spec.hu), dims: hu.dims, spacing: hu.spacing, affine: hu.affine };
 }
 
-/** A label map in canonical orientation on the grid of `onto` (nearest neighbour). */
-export function labelsOnGrid(labels: Volume<Uint8Array>, onto: Grid): Uint8Array {
-  return resampleToGrid(toCanonical(labels), onto, "nearest").data;
+/** A label map in canonical orientation on the grid of `onto` (nearest neighbour; GPU where it pays off). */
+export async function labelsOnGrid(labels: Volume<Uint8Array>, onto: Grid): Promise<Uint8Array> {
+  return (await resampleToGridAuto(toCanonical(labels), onto, "nearest")).data;
 }
 
 /** C1: the body mask of a HU volume (threshold, opening, largest component, hole filling). */

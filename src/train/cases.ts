@@ -18,8 +18,8 @@ export async function loadTrainingVolume(
   opts: { remap?: LabelRemap; stage1?: Stage1 } = {},
 ): Promise<TrainingVolume> {
   const { image, labels } = await readCase(c, { remap: opts.remap });
-  const hu = stageGridHu(image, spec);
-  const lab = labelsOnGrid(labels, hu);
+  const hu = await stageGridHu(image, spec);
+  const lab = await labelsOnGrid(labels, hu);
   let candidate: Uint8Array;
   if (spec.stage === 1) candidate = candidateC1(hu);
   else {

@@ -22,7 +22,7 @@ import type { TrainSettings } from "../cascade/presets.ts";
 import { boundingBox } from "../volume/bbox.ts";
 import { LABEL_NAMES } from "../volume/labels.ts";
 import { dicePerLabel, type LabelDice, meanDice } from "./dice.ts";
-import { samplePatch, type TrainingVolume } from "./sampler.ts";
+import { type Patch, samplePatch, type TrainingVolume } from "./sampler.ts";
 import { loadCheckpoint, type LoopState, saveCheckpoint } from "./checkpoint.ts";
 import { type MetricRecord, readMetrics, writeCurves } from "./metrics.ts";
 
@@ -159,13 +159,16 @@ export async function trainStage(o: StageTrainOptions): Promise<StageTrainResult
     while (loop.iteration < settings.iterations) {
       const it = loop.iteration;
       const rng = new Rng(iterationSeed(o.seed, spec.stage, it));
-      const patches = Array.from({ length: n }, () => {
+      const patches: Patch[] = [];
+      for (let b = 0; b < n; b++) {
         const v = o.train[rng.int(o.train.length)];
-        return samplePatch(v, spec, rng, {
-          foregroundFraction: settings.foregroundFraction,
-          augment: o.augment ?? true,
-        });
-      });
+        patches.push(
+          await samplePatch(v, spec, rng, {
+            foregroundFraction: settings.foregroundFraction,
+            augment: o.augment ?? true,
+          }),
+        );
+      }
       const lr = schedule(it);
       optimizer.lr = lr;
       const loss = tidy(() => {

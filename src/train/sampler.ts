@@ -5,7 +5,7 @@
  */
 import { stageOutput, type StageSpec } from "../cascade/stage.ts";
 import type { StageVolume } from "../cascade/prepare.ts";
-import { augmentPair } from "../volume/augment.ts";
+import { augmentPairAuto } from "../volume/gpu.ts";
 import { type Box, extractBox } from "../volume/bbox.ts";
 import { makeVolume } from "../volume/grid.ts";
 import { scaleAffine } from "../volume/affine.ts";
@@ -52,13 +52,13 @@ export function trainingVolume(
   return { ...v, id, labels, candidate, inside: Uint32Array.from(inside), organs: Uint32Array.from(organs) };
 }
 
-/** Draws one augmented patch. */
-export function samplePatch(
+/** Draws one augmented patch (the warp on the GPU where that pays off). */
+export async function samplePatch(
   v: TrainingVolume,
   spec: StageSpec,
   rng: Rng,
   opts: { foregroundFraction: number; augment: boolean },
-): Patch {
+): Promise<Patch> {
   const pool = v.organs.length && rng.next() < opts.foregroundFraction ? v.organs : v.inside;
   const c = pool[rng.int(pool.length)];
   const nx = v.dims[0], ny = v.dims[1];
@@ -75,7 +75,7 @@ export function samplePatch(
   for (let i = 0; i < marked.length; i++) if (!cand[i]) marked[i] = OUTSIDE;
   if (opts.augment) {
     const affine = scaleAffine(v.spacing);
-    const warped = augmentPair(
+    const warped = await augmentPairAuto(
       makeVolume(image, big, affine),
       makeVolume(marked, big, affine),
       rng.int(2 ** 31),
