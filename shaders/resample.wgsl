@@ -1,5 +1,6 @@
 // Voxel sampling: resampling by an affine index map and warping by a sampling field, trilinear or
-// nearest, one invocation per output voxel (nearest on packed bytes: one per 4 voxels). They follow
+// nearest. One invocation per output voxel (warp), per run of 4 columns of an output row (resampling)
+// or per 4 output voxels (nearest on packed uint8 labels, one output word each). They follow
 // src/volume/sample.ts exactly: edge replication (the coordinate clamped to [0, n - 1]) unless a fill
 // value is given, which is used beyond half a voxel outside the first or last voxel centre; nearest
 // rounds ties up (floor(x + 0.5)). The input is one z-slab of the volume: slices zlo .. zlo + depth - 1.
@@ -15,8 +16,8 @@
 // slab at (row * 3 + a) * 3.
 
 override WG: u32 = 64;
-// Table modes of the three axes and whether a fill value applies, fixed per pipeline so that the
-// compiler drops the unused paths (resampling only).
+// Table modes of the three axes (resampling) and whether a fill value applies, fixed per pipeline so
+// that the compiler drops the unused paths.
 override MODE_X: u32 = 0u;
 override MODE_Y: u32 = 0u;
 override MODE_Z: u32 = 0u;
