@@ -164,26 +164,29 @@ export function fmtSeconds(s: number): string {
 }
 
 /**
- * Predicts how long a backend's run of a case takes from its GFLOP/s on earlier rows: the same op
- * (the latest row), else the best convolution rate it showed (for a whole U-Net).
+ * Predicts how long a backend's run of a case takes from its best GFLOP/s on earlier rows of the same
+ * family (the three convolution ops together; the two U-Net ops together). The best rate, not the
+ * latest: small shapes are dominated by fixed costs and would make every larger row look hopeless.
  */
 export class Estimator {
   #rates = new Map<string, number>();
 
-  /** Records a measured row. */
-  add(r: Row): void {
-    if (r.gflops) this.#rates.set(`${r.backend}|${r.op}`, r.gflops);
+  static #family(op: OpName): string {
+    return op.startsWith("conv3d_") ? "conv3d" : op.startsWith("unet_") ? "unet" : op;
   }
 
-  /** Estimated seconds of one run, or null without a basis. */
+  /** Records a measured row. */
+  add(r: Row): void {
+    if (!r.gflops) return;
+    const key = `${r.backend}|${Estimator.#family(r.op)}`;
+    this.#rates.set(key, Math.max(this.#rates.get(key) ?? 0, r.gflops));
+  }
+
+  /** Estimated seconds of one run, or null without a basis (a U-Net falls back on the convolutions). */
   seconds(backend: BackendName, c: Case): number | null {
-    let rate = this.#rates.get(`${backend}|${c.op}`);
-    if (rate === undefined && c.op.startsWith("unet")) {
-      const convs = ["conv3d_forward", "conv3d_input_grad", "conv3d_weight_grad"]
-        .map((op) => this.#rates.get(`${backend}|${op}`))
-        .filter((x): x is number => x !== undefined);
-      if (convs.length) rate = Math.max(...convs);
-    }
+    const family = Estimator.#family(c.op);
+    const rate = this.#rates.get(`${backend}|${family}`) ??
+      (family === "unet" ? this.#rates.get(`${backend}|conv3d`) : undefined);
     return rate ? c.flops / (rate * 1e9) : null;
   }
 }
@@ -212,6 +215,13 @@ function fmtRate(g: number): string {
  * in the notes under the table.
  */
 export function table(rows: readonly Row[], backends: readonly BackendName[]): string {
+  // a backend that could not start at all gets a line under the table instead of a column of n/a
+  const absent = backends.filter((b) => {
+    const mine = rows.filter((r) => r.backend === b);
+    return mine.length > 0 &&
+      mine.every((r) => r.error?.startsWith("unavailable") && r.error === mine[0].error);
+  });
+  backends = backends.filter((b) => !absent.includes(b));
   const byCase = new Map<string, Row[]>();
   for (const r of rows) {
     const key = `${r.op}|${r.label}`;
@@ -245,5 +255,6 @@ export function table(rows: readonly Row[], backends: readonly BackendName[]): s
   }
   const body = lines.map((l) => `| ${l.join(" | ")} |`).join("\n");
   const legend = "Cells: median time, GFLOP/s, and (xR) time relative to ours (above 1: slower than ours).";
-  return [body, "", legend, ...notes.map((n, i) => `[${i + 1}] ${n}`)].join("\n");
+  const missing = absent.map((b) => `Not run: ${b}: ${rows.find((r) => r.backend === b)!.error}`);
+  return [body, "", legend, ...notes.map((n, i) => `[${i + 1}] ${n}`), ...missing].join("\n");
 }

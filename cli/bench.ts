@@ -147,6 +147,18 @@ async function main(): Promise<void> {
 
   const rows: Row[] = [];
   const estimator = new Estimator();
+  const report: BenchReport = {
+    adapter,
+    commit: await commit(),
+    date: new Date().toISOString(),
+    quick,
+    devices,
+    results: rows,
+  };
+  // the JSON is rewritten after every row, so that a run cut short keeps what it measured
+  const save = async () => {
+    if (values.json) await Deno.writeTextFile(values.json, JSON.stringify(report, null, 1) + "\n");
+  };
   for (const c of todo) {
     const data = caseData(c);
     const baseline: Baseline = { output: null, backend: null };
@@ -162,24 +174,17 @@ async function main(): Promise<void> {
       estimator.add(row);
       rows.push(row);
       console.error(progressLine(row));
+      await save();
     }
   }
   for (const b of started.values()) if (!(b instanceof Error)) await b.close?.();
 
-  const report: BenchReport = {
-    adapter,
-    commit: await commit(),
-    date: new Date().toISOString(),
-    quick,
-    devices,
-    results: rows,
-  };
   console.log(`\nadapter: ${adapter}; commit ${report.commit}; ${report.date}${quick ? "; --quick" : ""}\n`);
   console.log(table(rows, names));
   console.log("\nDevices:");
   for (const [name, d] of Object.entries(devices)) console.log(`- ${name}: ${d}`);
   if (values.json) {
-    await Deno.writeTextFile(values.json, JSON.stringify(report, null, 1) + "\n");
+    await save();
     console.error(`wrote ${values.json}`);
   }
 }

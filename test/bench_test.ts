@@ -3,7 +3,7 @@
  * (never its timings), plus the pieces that need no GPU: statistics, the shape list, the table.
  */
 import assert from "node:assert/strict";
-import { median, relError, table } from "../bench/harness.ts";
+import { Estimator, median, relError, table } from "../bench/harness.ts";
 import { cases, OPS } from "../bench/shapes.ts";
 import { BACKENDS } from "../bench/backends/types.ts";
 import { oneNodeModel } from "../bench/backends/onnx.ts";
@@ -74,6 +74,13 @@ Deno.test("bench: shape list covers every op; statistics; table marks wrong and 
     for (const op of OPS) assert.ok(ops.has(op), `${op} in ${quick ? "--quick" : "default"} shapes`);
     for (const c of cases(quick)) assert.ok(c.flops > 0, c.label);
   }
+  const est = new Estimator();
+  const [small, big] = cases(false).filter((c) => c.op === "conv3d_forward");
+  assert.equal(est.seconds("ours", big), null, "no basis before the first row");
+  for (const gflops of [2, 0.1]) {
+    est.add({ op: "conv3d_weight_grad", shape: small.shape, label: "", backend: "ours", gflops });
+  }
+  assert.equal(est.seconds("ours", big), big.flops / 2e9, "the best rate of the convolution family");
   assert.equal(median([3, 1, 2]), 2);
   assert.equal(median([4, 1, 2, 3]), 2.5);
   assert.equal(relError([1, 2.5], [1, 2]), 0.25);
