@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { assertClose, checkOp, randomData, setupGpu } from "./_helpers.ts";
 import { conv3dRef, conv3dWeightGradRef, type ConvDims } from "./ref/conv.ts";
-import { conv3d } from "../src/ops/conv3d.ts";
+import { conv3d, convKernels } from "../src/ops/conv3d.ts";
 import { backward } from "../src/autograd.ts";
 import { Tensor } from "../src/tensor.ts";
 import { ShapeError } from "../src/gpu/errors.ts";
@@ -9,6 +9,20 @@ import { ShapeError } from "../src/gpu/errors.ts";
 await setupGpu();
 
 type Padding = "same" | "valid";
+
+/** Registers a test for each kernel implementation: the tiled GEMMs and the direct reference kernels. */
+function bothKernels(name: string, fn: () => Promise<void>): void {
+  for (const impl of ["tiled", "direct"] as const) {
+    Deno.test(`${name} (${impl} kernels)`, async () => {
+      convKernels.implementation = impl;
+      try {
+        await fn();
+      } finally {
+        convKernels.implementation = "tiled";
+      }
+    });
+  }
+}
 
 /** Forward and every gradient of one convolution against the float64 reference. */
 async function check(
@@ -28,7 +42,9 @@ async function check(
     { data: randomData(cout * cin * k ** 3, seed + 1), shape: [cout, cin, k, k, k] },
   ];
   if (bias) inputs.push({ data: randomData(cout, seed + 2), shape: [cout] });
-  const name = `conv3d k${k} ${padding} ${bias ? "bias" : "nobias"} [${n},${cin},${d},${h},${w}]->${cout}`;
+  const name = `conv3d ${convKernels.implementation} k${k} ${padding} ${
+    bias ? "bias" : "nobias"
+  } [${n},${cin},${d},${h},${w}]->${cout}`;
   await checkOp(
     name,
     inputs,
@@ -38,27 +54,27 @@ async function check(
   );
 }
 
-Deno.test("conv3d k=3 same: forward and gradients", async () => {
+bothKernels("conv3d k=3 same: forward and gradients", async () => {
   await check(1, 1, 3, [5, 6, 7], 3, "same", true);
   await check(2, 3, 2, [4, 3, 9], 3, "same", false);
 });
 
-Deno.test("conv3d k=3 valid: forward and gradients", async () => {
+bothKernels("conv3d k=3 valid: forward and gradients", async () => {
   await check(2, 3, 5, [5, 6, 7], 3, "valid", true);
   await check(1, 2, 1, [4, 3, 9], 3, "valid", false);
 });
 
-Deno.test("conv3d k=1: forward and gradients", async () => {
+bothKernels("conv3d k=1: forward and gradients", async () => {
   await check(2, 3, 2, [4, 3, 9], 1, "same", true);
   await check(1, 5, 3, [5, 6, 7], 1, "valid", false);
 });
 
-Deno.test("conv3d with 512 input channels, then 512 output channels (long channel loops)", async () => {
+bothKernels("conv3d with 512 input channels, then 512 output channels (long channel loops)", async () => {
   await check(1, 512, 2, [2, 3, 3], 3, "same", true, 60);
   await check(1, 2, 512, [3, 2, 3], 3, "same", false, 60);
 });
 
-Deno.test("conv3d weight and bias gradients over 72160 voxels (the reduction is split)", async () => {
+bothKernels("conv3d weight and bias gradients over 72160 voxels (the reduction is split)", async () => {
   const [d, h, w] = [44, 40, 41];
   const dims: ConvDims = { n: 1, cin: 1, cout: 1, d, h, w, k: 3, pad: 1 };
   const xd = randomData(d * h * w, 11), gyd = randomData(d * h * w, 12);
@@ -70,7 +86,11 @@ Deno.test("conv3d weight and bias gradients over 72160 voxels (the reduction is 
   backward(y, gy);
   const ew = assertClose(await wt.grad!.read(), conv3dWeightGradRef(xd, gyd, dims), 1e-4, "weight gradient");
   const eb = assertClose(await b.grad!.read(), [gyd.reduce((a, v) => a + v, 0)], 1e-4, "bias gradient");
-  console.log(`error conv3d weight/bias grad 72160 voxels: ${ew.toExponential(1)}, ${eb.toExponential(1)}`);
+  console.log(
+    `error conv3d ${convKernels.implementation} weight/bias grad 72160 voxels: ${ew.toExponential(1)}, ${
+      eb.toExponential(1)
+    }`,
+  );
   for (const t of [x, wt, b, gy, y, wt.grad!, b.grad!]) t.dispose();
 });
 

@@ -8,11 +8,19 @@ import { ShapeError } from "../gpu/errors.ts";
 import { record } from "../autograd.ts";
 import { Tensor } from "../tensor.ts";
 import { groupSum, perChannel } from "./reduce.ts";
+import { conv3dForwardFast, conv3dInputGradFast, conv3dWeightGradFast } from "./conv3d_fast.ts";
 
 const SHADER = "conv3d.wgsl";
 
 /** Output voxels one weight-gradient invocation sums (whole rows, so slightly more for long rows). */
 const CHUNK_VOXELS = 1024;
+
+/**
+ * Which kernels `conv3d` runs: `tiled` (shaders/conv3d_gemm.wgsl, tiled implicit GEMMs, the default)
+ * or `direct` (shaders/conv3d.wgsl, one output per invocation: the plain reference the tiled ones
+ * are tested against). A setting, not a per-call option, so a whole network switches at once.
+ */
+export const convKernels: { implementation: "tiled" | "direct" } = { implementation: "tiled" };
 
 /** Options of `conv3d`. */
 export interface Conv3dOptions {
@@ -189,13 +197,16 @@ export function conv3d(
   opts: Conv3dOptions = { padding: "same" },
 ): Tensor {
   const s = convShape(x, w, b, opts.padding);
-  const out = runForward(x.buffer, w.buffer, b?.buffer ?? null, s);
+  const tiled = convKernels.implementation === "tiled";
+  const out = tiled
+    ? conv3dForwardFast(x, w, b, s.pad)
+    : runForward(x.buffer, w.buffer, b?.buffer ?? null, s);
   return record(out, {
     name: "conv3d",
     inputs: b ? [x, w, b] : [x, w],
     backward: (g) => [
-      x.requiresGrad ? inputGrad(g, w, s) : null,
-      w.requiresGrad ? weightGrad(g, x, w.shape, s) : null,
+      x.requiresGrad ? (tiled ? conv3dInputGradFast(g, w, x.shape, s.pad) : inputGrad(g, w, s)) : null,
+      w.requiresGrad ? (tiled ? conv3dWeightGradFast(x, g, s.k, s.pad) : weightGrad(g, x, w.shape, s)) : null,
       b?.requiresGrad ? biasGrad(g) : null,
     ],
   });
