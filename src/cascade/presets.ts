@@ -64,12 +64,12 @@ const SMALL = { ...FAST_UNET, baseChannels: 8 };
 export const FAST_PRESET: CascadePreset = {
   name: "fast",
   stages: [
-    { stage: 1, spacing: [6, 6, 6], patch: [48, 48, 48], unet: SMALL, hu: HU },
-    { stage: 2, spacing: [3, 3, 3], patch: [48, 48, 48], unet: SMALL, hu: HU, c2MarginMm: 9 },
+    { stage: 1, spacing: [6, 6, 6], patch: [32, 32, 32], unet: SMALL, hu: HU },
+    { stage: 2, spacing: [3, 3, 3], patch: [40, 40, 40], unet: SMALL, hu: HU, c2MarginMm: 9 },
   ],
   train: [
     {
-      iterations: 1500,
+      iterations: 800,
       batch: 1,
       optimizer: "adam",
       lr: 2e-3,
@@ -77,7 +77,7 @@ export const FAST_PRESET: CascadePreset = {
       foregroundFraction: 2 / 3,
     },
     {
-      iterations: 1500,
+      iterations: 800,
       batch: 1,
       optimizer: "adam",
       lr: 2e-3,
