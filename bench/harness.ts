@@ -31,6 +31,8 @@ export interface Row {
   times?: number[];
   /** Anything a reader should know (budget reached, a single cold run). */
   note?: string;
+  /** For a skipped row: the estimated seconds of one run. */
+  estimatedS?: number;
 }
 
 /** How hard to measure. */
@@ -90,8 +92,14 @@ export async function measure(
   estimateS: number | null,
 ): Promise<Row> {
   const row: Row = { op: c.op, shape: c.shape, label: c.label, backend: backend.name };
+  const why = backend.unsupported?.(c);
+  if (why) {
+    row.error = `unsupported: ${why}`;
+    return row;
+  }
   if (estimateS !== null && estimateS > t.maxRunS) {
     row.error = `skipped: one run estimated at ${fmtSeconds(estimateS)} (> --max-run ${t.maxRunS} s)`;
+    row.estimatedS = +estimateS.toPrecision(3);
     return row;
   }
   let runner;
@@ -202,7 +210,12 @@ export function progressLine(r: Row): string {
 }
 
 function fmtMs(ms: number): string {
+  if (ms >= 10000) return `${(ms / 1000).toFixed(1)} s`;
   return ms >= 100 ? `${ms.toFixed(0)} ms` : ms >= 1 ? `${ms.toFixed(2)} ms` : `${ms.toFixed(3)} ms`;
+}
+
+function fmtRatio(x: number): string {
+  return x >= 100 ? x.toFixed(0) : x.toPrecision(2);
 }
 
 function fmtRate(g: number): string {
@@ -240,21 +253,22 @@ export function table(rows: readonly Row[], backends: readonly BackendName[]): s
     const cells = backends.map((b) => {
       const r = group.find((x) => x.backend === b);
       if (!r) return "";
-      if (r.error) {
-        const short = r.error.startsWith("wrong result")
-          ? "WRONG"
-          : r.error.startsWith("skipped")
-          ? "skipped"
-          : "n/a";
-        return `${short} ${noteOf(`${b}: ${r.error}`)}`;
+      if (r.error?.startsWith("wrong result")) return `WRONG (rel.err ${r.relError!.toPrecision(2)})`;
+      if (r.error?.startsWith("skipped")) {
+        return `skipped ${r.estimatedS ? `(~${fmtSeconds(r.estimatedS)}) ` : ""}${
+          noteOf("skipped: one run estimated over --max-run")
+        }`;
       }
-      const ratio = ours && b !== "ours" ? ` (x${(r.ms! / ours.ms!).toPrecision(2)})` : "";
+      if (r.error) return `n/a ${noteOf(`${b}: ${r.error}`)}`;
+      const ratio = ours && b !== "ours" ? ` (x${fmtRatio(r.ms! / ours.ms!)})` : "";
       return `${fmtMs(r.ms!)}, ${fmtRate(r.gflops!)}${ratio}`;
     });
     lines.push([group[0].op, group[0].label, ...cells]);
   }
   const body = lines.map((l) => `| ${l.join(" | ")} |`).join("\n");
-  const legend = "Cells: median time, GFLOP/s, and (xR) time relative to ours (above 1: slower than ours).";
+  const legend =
+    "Cells: median time, GFLOP/s, and (xR) its time relative to ours' (above 1: slower than ours; " +
+    "WRONG: failed the correctness check against the baseline).";
   const missing = absent.map((b) => `Not run: ${b}: ${rows.find((r) => r.backend === b)!.error}`);
   return [body, "", legend, ...notes.map((n, i) => `[${i + 1}] ${n}`), ...missing].join("\n");
 }

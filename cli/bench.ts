@@ -38,13 +38,18 @@ Options:
   --budget S          seconds of timed runs per row; repetitions stop past it (default 10; --quick: 2)
   --max-run S         skip a row whose single run is estimated (from the backend's speed on the rows
                       before it) to take longer than S seconds (default 120; --quick: 20)
+  --table FILES       measure nothing: print the table of earlier --json files (comma-separated;
+                      a later file's row replaces an earlier one of the same op, shape and backend)
   --help              this text
 
 Backends: ours (src/ops on its WebGPU adapter), ours-f16 (our half-precision path, where the engine
 and adapter have one), typescript (plain float32 loops, the floor), jax-js (WebGPU) and jax-js-wasm,
 tfjs-webgpu and tfjs-cpu (TensorFlow.js 4.22), onnxruntime (onnxruntime-node, CPU, forward ops),
 pytorch-cpu / pytorch-fp32 / pytorch-tf32 (bench/torch_ref.py in a python3 subprocess, when torch
-imports; CUDA rows need a CUDA device). A backend that cannot run an op says so in its row.`;
+imports; CUDA rows need a CUDA device). A backend that cannot run an op says so in its row.
+
+Environment: BENCH_CONV=direct|tiled picks our convolution kernels (default: what conv3d dispatches
+to); BENCH_PYTHON names the python3 that has torch; BENCH_TORCH_THREADS sets pytorch-cpu's threads (2).`;
 
 function list<T extends string>(value: string | undefined, all: readonly T[], what: string): T[] {
   if (value === undefined) return [...all];
@@ -86,6 +91,23 @@ export interface BenchReport {
   results: Row[];
 }
 
+/** The merged table of earlier reports (see `--table`). */
+async function tableOf(files: string[]): Promise<string> {
+  const merged = new Map<string, Row>();
+  const devices: Partial<Record<BackendName, string>> = {};
+  const heads: string[] = [];
+  for (const f of files) {
+    const r: BenchReport = JSON.parse(await Deno.readTextFile(f));
+    heads.push(`- ${f}: adapter ${r.adapter}; commit ${r.commit}; ${r.date}${r.quick ? "; --quick" : ""}`);
+    Object.assign(devices, r.devices);
+    for (const row of r.results) merged.set(`${row.op}|${row.label}|${row.backend}`, row);
+  }
+  const rows = [...merged.values()];
+  const present = BACKENDS.filter((b) => rows.some((r) => r.backend === b));
+  const devs = Object.entries(devices).map(([name, d]) => `- ${name}: ${d}`);
+  return [...heads, "", table(rows, present), "", "Devices:", ...devs].join("\n");
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -99,11 +121,16 @@ async function main(): Promise<void> {
       warmup: { type: "string" },
       budget: { type: "string" },
       "max-run": { type: "string" },
+      table: { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
   if (values.help) {
     console.log(HELP);
+    return;
+  }
+  if (values.table) {
+    console.log(await tableOf(values.table.split(",")));
     return;
   }
   const quick = values.quick!;

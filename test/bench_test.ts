@@ -94,8 +94,8 @@ Deno.test("bench: shape list covers every op; statistics; table marks wrong and 
     { ...base, backend: "onnxruntime", error: "unsupported: no" },
   ], ["ours", "jax-js", "typescript", "onnxruntime"]);
   assert.match(t, /\(x2\.0\)/);
-  assert.match(t, /WRONG \[1\]/);
-  assert.match(t, /n\/a \[2\]/);
+  assert.match(t, /WRONG \(rel\.err 1\.0\)/);
+  assert.match(t, /n\/a \[1\]/);
 });
 
 Deno.test("bench: the hand-encoded ONNX model starts with ir_version and names its op", () => {

@@ -13,6 +13,8 @@ import type { Case, CeShape, ConvShape, ConvTShape, PoolShape } from "../shapes.
 import { type Backend, type CaseData, convShapes, convTShapes, type Runner, Unsupported } from "./types.ts";
 
 type Arr = np.Array;
+
+const NO_UNET = "no U-Net port to jax-js (its ops are timed one by one)";
 type Device = "webgpu" | "wasm";
 
 /** jax-js on one device. */
@@ -39,6 +41,10 @@ export class JaxBackend implements Backend {
       ? info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(" ")
       : "";
     return `WebGPU${name ? `: ${name}` : ""}`;
+  }
+
+  unsupported(c: Case): string | null {
+    return c.shape.kind === "unet" ? NO_UNET : null;
   }
 
   prepare(c: Case, data: CaseData): Promise<Runner> {
@@ -101,7 +107,7 @@ export class JaxBackend implements Backend {
         break;
       }
       default:
-        return Promise.reject(new Unsupported("no U-Net port to jax-js (its ops are timed one by one)"));
+        return Promise.reject(new Unsupported(NO_UNET));
     }
     const compiled = jit(fn);
     let last: Arr | null = null;

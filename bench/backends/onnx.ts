@@ -112,6 +112,16 @@ export class OnnxBackend implements Backend {
     }, ${navigator.hardwareConcurrency} threads)`;
   }
 
+  unsupported(c: Case): string | null {
+    if (c.op === "conv3d_input_grad" || c.op === "conv3d_weight_grad" || c.op === "unet_train_step") {
+      return "onnxruntime-node runs inference graphs only (no gradients)";
+    }
+    if (c.op === "unet_inference_tile") {
+      return "no U-Net graph built for onnxruntime (its forward ops are timed one by one)";
+    }
+    return null;
+  }
+
   async prepare(c: Case, data: CaseData): Promise<Runner> {
     const ort = this.#ort;
     const s = c.shape;
@@ -173,12 +183,8 @@ export class OnnxBackend implements Backend {
         );
         break;
       }
-      case "conv3d_input_grad":
-      case "conv3d_weight_grad":
-      case "unet_train_step":
-        throw new Unsupported("onnxruntime-node runs inference graphs only (no gradients)");
       default:
-        throw new Unsupported("no U-Net graph built for onnxruntime (its forward ops are timed one by one)");
+        throw new Unsupported(this.unsupported(c) ?? `no graph for ${c.op}`);
     }
     const session = await ort.InferenceSession.create(model, {
       executionProviders: ["cpu"],

@@ -8,7 +8,7 @@
 import { gpu, initGpu } from "../../src/gpu/runtime.ts";
 import { backward, noGrad } from "../../src/autograd.ts";
 import { Tensor, tidy } from "../../src/tensor.ts";
-import { conv3d } from "../../src/ops/conv3d.ts";
+import { conv3d, convKernels } from "../../src/ops/conv3d.ts";
 import { convTranspose3d } from "../../src/ops/conv_transpose3d.ts";
 import { maxPool3d } from "../../src/ops/pool3d.ts";
 import { weightedCrossEntropy } from "../../src/ops/loss.ts";
@@ -45,10 +45,14 @@ export class OursBackend implements Backend {
 
   async init(): Promise<void> {
     await initGpu();
+    // BENCH_CONV=direct times the direct convolution kernels instead of the default the op dispatches to
+    const impl = Deno.env.get("BENCH_CONV");
+    if (impl === "direct" || impl === "tiled") convKernels.implementation = impl;
+    else if (impl) throw new Error(`BENCH_CONV must be "direct" or "tiled", got "${impl}"`);
   }
 
   device(): string {
-    return gpu().adapterName;
+    return `${gpu().adapterName} (conv3d: ${convKernels.implementation} kernels)`;
   }
 
   prepare(c: Case, data: CaseData): Promise<Runner> {

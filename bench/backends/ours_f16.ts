@@ -22,10 +22,13 @@ export class OursF16Backend implements Backend {
     return `${gpu().adapterName} (${f16})`;
   }
 
-  prepare(_c: Case): Promise<Runner> {
-    const why = gpu().device.features.has("shader-f16")
+  unsupported(_c: Case): string {
+    return gpu().device.features.has("shader-f16")
       ? "the engine has no f16 kernels yet"
       : "the engine has no f16 kernels yet, and this adapter lacks shader-f16";
-    return Promise.reject(new Unsupported(why));
+  }
+
+  prepare(c: Case): Promise<Runner> {
+    return Promise.reject(new Unsupported(this.unsupported(c)));
   }
 }

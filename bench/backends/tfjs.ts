@@ -26,6 +26,8 @@ import {
 type T = tf.Tensor;
 type T5 = tf.Tensor5D;
 
+const NO_UNET = "no U-Net port to TensorFlow.js (its ops are timed one by one)";
+
 const STRIDES1: [number, number, number, number, number] = [1, 1, 1, 1, 1];
 
 /** TensorFlow.js on one of its backends. */
@@ -58,6 +60,10 @@ export class TfjsBackend implements Backend {
     const info = b.device?.adapterInfo;
     const name = info ? info.description || [info.vendor, info.architecture].filter(Boolean).join(" ") : "";
     return `WebGPU${name ? `: ${name}` : ""}`;
+  }
+
+  unsupported(c: Case): string | null {
+    return c.shape.kind === "unet" ? NO_UNET : null;
   }
 
   async prepare(c: Case, data: CaseData): Promise<Runner> {
@@ -143,7 +149,7 @@ export class TfjsBackend implements Backend {
         break;
       }
       default:
-        throw new Unsupported("no U-Net port to TensorFlow.js (its ops are timed one by one)");
+        throw new Unsupported(NO_UNET);
     }
     return runner(inputs, fn, (a) => outShape ? toChannelsLast(a, outShape, true) : a);
   }

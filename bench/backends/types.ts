@@ -77,6 +77,8 @@ export interface Backend {
   init(): Promise<void>;
   /** The device the backend runs on, for the table (e.g. the adapter's name, "CPU, 2 threads"). */
   device(): string;
+  /** Why the backend cannot run this case, known before any set-up; null (or absent) when it can try. */
+  unsupported?(c: Case): string | null;
   /** Sets up one case; throws `Unsupported` where the backend cannot run the op. */
   prepare(c: Case, data: CaseData): Promise<Runner>;
   /** Releases the backend. */

@@ -15,6 +15,8 @@ import {
   Unsupported,
 } from "./types.ts";
 
+const NO_UNET = "no whole U-Net in the TypeScript floor (its ops are timed one by one)";
+
 /** Convolution geometry shared by the three convolution loops. */
 interface Geo {
   n: number;
@@ -236,7 +238,7 @@ export function compute(c: Case, data: CaseData): Float32Array {
     case "softmax_ce_forward":
       return softmaxCrossEntropy(s as CeShape, data.x, data.labels!);
     default:
-      throw new Unsupported("no whole U-Net in the TypeScript floor (its ops are timed one by one)");
+      throw new Unsupported(NO_UNET);
   }
 }
 
@@ -249,8 +251,12 @@ export class TypeScriptBackend implements Backend {
   device(): string {
     return "CPU, 1 thread (V8)";
   }
+  unsupported(c: Case): string | null {
+    return c.shape.kind === "unet" ? NO_UNET : null;
+  }
   prepare(c: Case, data: CaseData): Promise<Runner> {
-    if (c.op === "unet_train_step" || c.op === "unet_inference_tile") compute(c, data);
+    const why = this.unsupported(c);
+    if (why) return Promise.reject(new Unsupported(why));
     let out: Float32Array = new Float32Array(0);
     return Promise.resolve({
       run: () => {
