@@ -1,6 +1,6 @@
 /**
  * Training one cascade stage: patches from the training volumes, the paper's weighted cross-entropy
- * inside the candidate region, AdamW or SGD with a polynomially decaying rate, validation Dice per
+ * inside the candidate region (class weights from the training volumes' candidate regions), AdamW or SGD with a polynomially decaying rate, validation Dice per
  * organ, the best model kept, checkpoints written atomically, and an exact resume. Every random draw
  * of iteration i comes from a generator seeded by (seed, stage, i), so a resumed run repeats the
  * uninterrupted one.
@@ -13,7 +13,7 @@ import type { Optimizer } from "../optim/sgd.ts";
 import { polyLr } from "../optim/schedule.ts";
 import { backward } from "../autograd.ts";
 import { weightedCrossEntropy } from "../ops/loss.ts";
-import { Tensor, tidy } from "../tensor.ts";
+import { Tensor, tidy, untrack } from "../tensor.ts";
 import { Rng } from "../util/random.ts";
 import { writeFileAtomic } from "../util/atomic.ts";
 import { predictRegion } from "../cascade/infer.ts";
@@ -114,6 +114,24 @@ export async function validate(
   return dicePerLabel(join(predicted), join(reference), spec.unet.classes);
 }
 
+/**
+ * The class weights of Roth et al., lambda_i = (1 - N_i / N_C) / (K - 1), with N_C the voxels of the
+ * training volumes' candidate regions and N_i those of class i. Counted over whole volumes rather
+ * than per patch: a patch of background alone would otherwise weigh its background 0 and teach
+ * nothing, and the weights would jump from patch to patch.
+ */
+export function volumeClassWeights(volumes: TrainingVolume[], classes: number): Float32Array {
+  const counts = new Float64Array(classes);
+  let total = 0;
+  for (const v of volumes) {
+    for (const i of v.inside) {
+      counts[v.labels[i]]++;
+      total++;
+    }
+  }
+  return Float32Array.from(counts, (n) => (total ? (1 - n / total) / (classes - 1) : 0));
+}
+
 function makeOptimizer(model: UNet3D, s: TrainSettings): Optimizer {
   const params = [...model.params.values()];
   return s.optimizer === "adam"
@@ -138,6 +156,8 @@ export async function trainStage(o: StageTrainOptions): Promise<StageTrainResult
   let loop: LoopState = { iteration: 0, bestScore: -1, bestIteration: 0, seconds: 0 };
   let history: MetricRecord[] = [];
   let bestDice: LabelDice[] = [];
+  const classWeights = Tensor.from(volumeClassWeights(o.train, spec.unet.classes), [spec.unet.classes]);
+  untrack(classWeights);
   try {
     if (exists) {
       loop = (await loadCheckpoint(files.checkpoint, model, optimizer)).loop;
@@ -178,7 +198,7 @@ export async function trainStage(o: StageTrainOptions): Promise<StageTrainResult
         const tileShape = [n, ...logits.shape.slice(2)];
         const labels = Tensor.from(concatArrays(patches.map((p) => p.labels)), tileShape, { dtype: "u32" });
         const mask = Tensor.from(concatArrays(patches.map((p) => p.mask)), tileShape, { dtype: "u32" });
-        const l = weightedCrossEntropy(logits, labels, { mask, weights: "paper" });
+        const l = weightedCrossEntropy(logits, labels, { mask, weights: classWeights });
         backward(l);
         optimizer.step();
         optimizer.zeroGrad();
@@ -238,6 +258,7 @@ export async function trainStage(o: StageTrainOptions): Promise<StageTrainResult
       interrupted,
     };
   } finally {
+    classWeights.dispose();
     optimizer.dispose();
     model.dispose();
   }
