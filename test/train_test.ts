@@ -6,7 +6,8 @@ import { setupGpu } from "./_helpers.ts";
 import type { CascadePreset } from "../src/cascade/presets.ts";
 import { FAST_UNET } from "../src/nn/unet3d.ts";
 import { trainCascade } from "../src/train/cascade.ts";
-import { stageFiles, TrainingError } from "../src/train/loop.ts";
+import { stageFiles, TrainingError, volumeClassWeights } from "../src/train/loop.ts";
+import { trainingVolume } from "../src/train/sampler.ts";
 import { readMetrics } from "../src/train/metrics.ts";
 import { readLabels, readNifti } from "../src/volume/nifti-read.ts";
 import { writeNifti } from "../src/volume/nifti-write.ts";
@@ -91,4 +92,18 @@ Deno.test("a resumed run gives the same losses as an uninterrupted one", async (
   assert.equal(first.iterations, 2);
   await trainCascade({ ...opts, outDir: split, resume: true });
   assert.deepEqual(await losses(split, 1), await losses(whole, 1));
+});
+
+Deno.test("the paper's class weights are counted over the candidate regions of the training volumes", () => {
+  const labels = Uint8Array.from([0, 0, 1, 1, 1, 2, 0, 2]);
+  const candidate = Uint8Array.from([1, 1, 1, 1, 1, 1, 0, 0]); // N_C = 6: two 0s, three 1s, one 2
+  const v = trainingVolume(
+    "t",
+    { image: new Float32Array(8), dims: [2, 2, 2], spacing: [1, 1, 1], affine: [] },
+    labels,
+    candidate,
+  );
+  const w = volumeClassWeights([v], 4);
+  const expected = [2, 3, 1, 0].map((n) => (1 - n / 6) / 3);
+  w.forEach((x, i) => assert.ok(Math.abs(x - expected[i]) < 1e-7, `class ${i}: ${x} vs ${expected[i]}`));
 });
