@@ -9,7 +9,9 @@ import { runCli, UsageError } from "./_errors.ts";
 import { initGpu } from "../src/gpu/runtime.ts";
 import { DEMO_MODEL_DIR, loadCascade } from "../src/cascade/models.ts";
 import { segmentVolume } from "../src/cascade/pipeline.ts";
-import { readNifti } from "../src/volume/nifti-read.ts";
+import { readLabels, readNifti } from "../src/volume/nifti-read.ts";
+import { assertSameGrid } from "../src/volume/grid.ts";
+import { dicePerLabel, meanDice } from "../src/train/dice.ts";
 import { writeNifti } from "../src/volume/nifti-write.ts";
 import { LABEL_NAMES, labelName } from "../src/volume/labels.ts";
 import { toCanonical } from "../src/volume/orientation.ts";
@@ -30,6 +32,7 @@ Usage: deno task segment volume.nii.gz [options]
   --json FILE         also write the report (organs, volumes, times) as JSON
   --preview FILE      also write a PNG with axial, coronal and sagittal slices and the labels
   --stage1-only       stop after the coarse stage (faster, blockier)
+  --reference FILE    a label map of the same CT: adds the Dice of each organ to the table and JSON
   --progress MODE     bar, lines or off (default: a bar on a terminal, lines otherwise)
   -h, --help          this help
 
@@ -52,6 +55,7 @@ async function main() {
       json: { type: "string" },
       preview: { type: "string" },
       "stage1-only": { type: "boolean", default: false },
+      reference: { type: "string" },
       progress: { type: "string", default: "auto" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -80,6 +84,8 @@ async function main() {
 
   const t0 = performance.now();
   const ct = await readNifti(input);
+  const reference = values.reference ? await readLabels(values.reference) : null;
+  if (reference) assertSameGrid(ct, input, reference, values.reference!);
   const readSeconds = (performance.now() - t0) / 1000;
   const gpu = await initGpu();
   console.log(`adapter: ${gpu.adapterName}${gpu.isFallback ? " (software: slow)" : ""}`);
@@ -104,15 +110,23 @@ async function main() {
   const voxelMl = ct.spacing[0] * ct.spacing[1] * ct.spacing[2] / 1000;
   const counts = new Array(LABEL_NAMES.length).fill(0);
   for (const v of labels.data) counts[v]++;
+  const dice = reference ? dicePerLabel(labels.data, reference.data, LABEL_NAMES.length) : null;
   const organs = counts.slice(1).map((voxels, i) => ({
     label: i + 1,
     name: labelName(i + 1),
     voxels,
     ml: Math.round(voxels * voxelMl * 10) / 10,
+    ...(dice ? { dice: Number.isNaN(dice[i].dice) ? null : Math.round(dice[i].dice * 1e4) / 1e4 } : {}),
   }));
-  console.log(
-    `\n${formatTable(["organ", "voxels", "mL"], organs.map((o) => [o.name, o.voxels, o.ml.toFixed(1)]))}`,
-  );
+  const headers = ["organ", "voxels", "mL", ...(dice ? ["Dice"] : [])];
+  const rows = organs.map((o) => [
+    o.name,
+    o.voxels,
+    o.ml.toFixed(1),
+    ...(dice ? [o.dice === null ? "-" : o.dice!.toFixed(3)] : []),
+  ]);
+  console.log(`\n${formatTable(headers, rows)}`);
+  if (dice) console.log(`mean Dice: ${meanDice(dice).toFixed(3)} (against ${values.reference})`);
   const total = (performance.now() - t0) / 1000;
   const times = {
     read: readSeconds,

@@ -85,7 +85,11 @@ Deno.test({
     const report = JSON.parse(await Deno.readTextFile(json));
     const counts = new Array(8).fill(0);
     for (const v of seg.data) counts[v]++;
-    for (const o of report.organs) assert.equal(o.voxels, counts[o.label], o.name);
+    for (const o of report.organs) {
+      assert.equal(o.voxels, counts[o.label], o.name);
+      assert.ok(o.dice === null || (o.dice >= 0 && o.dice <= 1), `${o.name}: Dice ${o.dice}`);
+    }
+    assert.match(r.stdout, /mean Dice/);
     assert.ok(report.seconds.total > 0 && report.adapter.length > 0);
     assert.ok((await Deno.stat(png)).size > 1000);
     assert.match(r.stdout, /liver/);
