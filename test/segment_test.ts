@@ -76,6 +76,8 @@ Deno.test({
       json,
       "--preview",
       png,
+      "--reference",
+      "data/abdomen-ct-a.labels.nii.gz",
     ]);
     assert.equal(r.code, 0, r.stderr);
     const ct = await readNifti(SAMPLE), seg = await readLabels(out);
