@@ -73,21 +73,90 @@ const message = (e: unknown) =>
   (e instanceof Error ? e.message : String(e)).split("\n").map((l) => l.trim()).filter(Boolean).join(" ")
     .slice(0, 300);
 
-/** The baseline output of one case, and whose it is. */
-export interface Baseline {
-  output: Float32Array | null;
-  backend: BackendName | null;
+/** What `Check.verify` concludes about one result. */
+export interface Verdict {
+  ok: boolean;
+  /** Relative error against `against` (absent for the baseline itself). */
+  relError?: number;
+  against?: BackendName;
+  note?: string;
 }
 
 /**
- * Runs one case on one backend: prepare, one run checked against `baseline` (which it becomes when
- * empty), then timed runs. Never throws: failures become the row's `error`.
+ * The correctness check of one case. The first result (ours, when it runs) is the baseline. A result
+ * that disagrees with it is kept as a second opinion: when a later backend agrees with that one and not
+ * with the baseline, the baseline is the wrong one; `settle` then marks the baseline's row wrong and
+ * the checks that follow use the second opinion.
+ */
+export class Check {
+  output: Float32Array | null = null;
+  backend: BackendName | null = null;
+  #dissent: { output: Float32Array; backend: BackendName } | null = null;
+  /** Set once two backends agree with each other and not with the baseline. */
+  baselineWrong: { by: [BackendName, BackendName]; relError: number } | null = null;
+
+  /** Checks a result of `backend` against the baseline (or the consensus that replaced it). */
+  verify(out: Float32Array, backend: BackendName, tol: number): Verdict {
+    if (!this.output) {
+      this.output = out;
+      this.backend = backend;
+      return { ok: true };
+    }
+    if (this.baselineWrong) {
+      const e = relError(out, this.#dissent!.output);
+      return { ok: e <= tol, relError: e, against: this.#dissent!.backend };
+    }
+    const e = relError(out, this.output);
+    if (e <= tol) return { ok: true, relError: e, against: this.backend! };
+    if (this.#dissent) {
+      const e2 = relError(out, this.#dissent.output);
+      if (e2 <= tol) {
+        this.baselineWrong = {
+          by: [this.#dissent.backend, backend],
+          relError: relError(this.output, this.#dissent.output),
+        };
+        const note = `disagrees with ${this.backend} (rel.err ${
+          e.toExponential(1)
+        }), agrees with ${this.#dissent.backend}`;
+        return { ok: true, relError: e2, against: this.#dissent.backend, note };
+      }
+    } else this.#dissent = { output: out, backend };
+    return { ok: false, relError: e, against: this.backend! };
+  }
+
+  /** After the case: marks the baseline's row wrong and explains the untimed second opinion's row. */
+  settle(rows: Row[]): void {
+    const w = this.baselineWrong;
+    if (!w) return;
+    const base = rows.find((r) => r.backend === this.backend);
+    if (base) {
+      delete base.ms, delete base.gflops, delete base.times, delete base.reps, delete base.note;
+      base.relError = w.relError;
+      base.checkedAgainst = w.by[0];
+      base.error = `wrong result: relative error ${w.relError.toExponential(2)} against ${w.by[0]} and ${
+        w.by[1]
+      }, which agree with each other`;
+    }
+    const first = rows.find((r) => r.backend === w.by[0]);
+    if (first) {
+      first.error = `not timed: checked against ${this.backend}, which was wrong here; it agrees with ${
+        w.by[1]
+      }`;
+      first.checkedAgainst = w.by[1];
+      first.relError = rows.find((r) => r.backend === w.by[1])?.relError;
+    }
+  }
+}
+
+/**
+ * Runs one case on one backend: prepare, one run that `check` verifies (the first one becomes the
+ * baseline), then timed runs. Never throws: failures become the row's `error`.
  */
 export async function measure(
   backend: Backend,
   c: Case,
   data: CaseData,
-  baseline: Baseline,
+  check: Check,
   t: TimingOptions,
   estimateS: number | null,
 ): Promise<Row> {
@@ -114,27 +183,26 @@ export async function measure(
     await runner.run();
     const first = performance.now() - t0;
     const out = await runner.output();
-    if (baseline.output) {
-      row.relError = relError(out, baseline.output);
-      row.checkedAgainst = baseline.backend!;
-      const tol = backend.tolerance ?? TOLERANCE;
-      if (!(row.relError <= tol)) {
-        row.error = `wrong result: relative error ${row.relError.toExponential(2)} > ${tol}`;
-        return row;
-      }
-    } else {
-      baseline.output = out;
-      baseline.backend = backend.name;
+    const tol = backend.tolerance ?? TOLERANCE;
+    const v = check.verify(out, backend.name, tol);
+    if (v.against) {
+      row.relError = v.relError;
+      row.checkedAgainst = v.against;
+    }
+    if (v.note) row.note = v.note;
+    if (!v.ok) {
+      row.error = `wrong result: relative error ${v.relError!.toExponential(2)} > ${tol}`;
+      return row;
     }
     const budget = t.budgetS * 1000;
     let times: number[];
     if (runner.measure) {
       times = await runner.measure(t.reps, budget, t.warmup);
-      if (times.length < t.reps) row.note = `time budget reached after ${times.length} of ${t.reps} runs`;
+      if (times.length < t.reps) addNote(row, `time budget reached after ${times.length} of ${t.reps} runs`);
     } else if (first > budget) {
       // one run already spent the budget: the correctness run is the measurement
       times = [first];
-      row.note = "one cold run (over the time budget)";
+      addNote(row, "one cold run (over the time budget)");
     } else {
       for (let i = 1; i < t.warmup; i++) await runner.run();
       times = [];
@@ -146,7 +214,7 @@ export async function measure(
         times.push(dt);
         spent += dt;
       }
-      if (times.length < t.reps) row.note = `time budget reached after ${times.length} of ${t.reps} runs`;
+      if (times.length < t.reps) addNote(row, `time budget reached after ${times.length} of ${t.reps} runs`);
     }
     row.times = times.map((x) => +x.toFixed(3));
     row.reps = times.length;
@@ -164,9 +232,14 @@ export async function measure(
   return row;
 }
 
+function addNote(row: Row, note: string): void {
+  row.note = row.note ? `${row.note}; ${note}` : note;
+}
+
 /** Seconds as text, e.g. "12 s", "3.4 min", "2.1 h". */
 export function fmtSeconds(s: number): string {
-  if (s < 120) return `${s.toPrecision(2)} s`;
+  if (s < 100) return `${s.toPrecision(2)} s`;
+  if (s < 120) return `${s.toFixed(0)} s`;
   if (s < 7200) return `${(s / 60).toPrecision(2)} min`;
   return `${(s / 3600).toPrecision(2)} h`;
 }
@@ -174,10 +247,12 @@ export function fmtSeconds(s: number): string {
 /**
  * Predicts how long a backend's run of a case takes from its best GFLOP/s on earlier rows of the same
  * family (the three convolution ops together; the two U-Net ops together). The best rate, not the
- * latest: small shapes are dominated by fixed costs and would make every larger row look hopeless.
+ * latest, and from rows of at least a second where there are any: small shapes are dominated by fixed
+ * costs (a submission and a sync) and would make every larger row look hopeless, so a rate seen only
+ * on sub-second rows is taken as `SMALL_ROW_OPTIMISM` times better.
  */
 export class Estimator {
-  #rates = new Map<string, number>();
+  #rates = new Map<string, { rate: number; reliable: boolean }>();
 
   static #family(op: OpName): string {
     return op.startsWith("conv3d_") ? "conv3d" : op.startsWith("unet_") ? "unet" : op;
@@ -185,19 +260,27 @@ export class Estimator {
 
   /** Records a measured row. */
   add(r: Row): void {
-    if (!r.gflops) return;
+    if (!r.gflops || !r.ms) return;
     const key = `${r.backend}|${Estimator.#family(r.op)}`;
-    this.#rates.set(key, Math.max(this.#rates.get(key) ?? 0, r.gflops));
+    const reliable = r.ms >= 1000;
+    const rate = reliable ? r.gflops : r.gflops * SMALL_ROW_OPTIMISM;
+    const prev = this.#rates.get(key);
+    if (!prev || (reliable && !prev.reliable) || (reliable === prev.reliable && rate > prev.rate)) {
+      this.#rates.set(key, { rate, reliable });
+    }
   }
 
   /** Estimated seconds of one run, or null without a basis (a U-Net falls back on the convolutions). */
   seconds(backend: BackendName, c: Case): number | null {
     const family = Estimator.#family(c.op);
-    const rate = this.#rates.get(`${backend}|${family}`) ??
+    const r = this.#rates.get(`${backend}|${family}`) ??
       (family === "unet" ? this.#rates.get(`${backend}|conv3d`) : undefined);
-    return rate ? c.flops / (rate * 1e9) : null;
+    return r ? c.flops / (r.rate * 1e9) : null;
   }
 }
+
+/** How much faster than on sub-second rows a backend is assumed to run a large one. */
+export const SMALL_ROW_OPTIMISM = 4;
 
 /** One line of progress for a finished row. */
 export function progressLine(r: Row): string {

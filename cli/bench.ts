@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { type Case, cases, type OpName, OPS } from "../bench/shapes.ts";
 import { caseData } from "../bench/data.ts";
 import {
-  type Baseline,
+  Check,
   Estimator,
   measure,
   progressLine,
@@ -188,7 +188,8 @@ async function main(): Promise<void> {
   };
   for (const c of todo) {
     const data = caseData(c);
-    const baseline: Baseline = { output: null, backend: null };
+    const check = new Check();
+    const caseRows: Row[] = [];
     for (const name of names) {
       const b = await get(name);
       let row: Row;
@@ -196,11 +197,20 @@ async function main(): Promise<void> {
         const msg = b.message.split("\n")[0].slice(0, 300);
         row = { op: c.op, shape: c.shape, label: c.label, backend: name, error: `unavailable: ${msg}` };
       } else {
-        row = await measure(b, c, data, baseline, timing, estimator.seconds(name, c));
+        row = await measure(b, c, data, check, timing, estimator.seconds(name, c));
       }
       estimator.add(row);
       rows.push(row);
+      caseRows.push(row);
       console.error(progressLine(row));
+      await save();
+    }
+    const wrong = check.baselineWrong;
+    if (wrong) {
+      check.settle(caseRows);
+      for (const r of caseRows) {
+        if (r.backend === check.backend || r.backend === wrong.by[0]) console.error(progressLine(r));
+      }
       await save();
     }
   }

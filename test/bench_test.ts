@@ -3,7 +3,7 @@
  * (never its timings), plus the pieces that need no GPU: statistics, the shape list, the table.
  */
 import assert from "node:assert/strict";
-import { Estimator, median, relError, table } from "../bench/harness.ts";
+import { Check, Estimator, median, relError, type Row, SMALL_ROW_OPTIMISM, table } from "../bench/harness.ts";
 import { cases, OPS } from "../bench/shapes.ts";
 import { BACKENDS } from "../bench/backends/types.ts";
 import { oneNodeModel } from "../bench/backends/onnx.ts";
@@ -77,10 +77,22 @@ Deno.test("bench: shape list covers every op; statistics; table marks wrong and 
   const est = new Estimator();
   const [small, big] = cases(false).filter((c) => c.op === "conv3d_forward");
   assert.equal(est.seconds("ours", big), null, "no basis before the first row");
-  for (const gflops of [2, 0.1]) {
-    est.add({ op: "conv3d_weight_grad", shape: small.shape, label: "", backend: "ours", gflops });
-  }
-  assert.equal(est.seconds("ours", big), big.flops / 2e9, "the best rate of the convolution family");
+  const row = (gflops: number, ms: number) => ({
+    op: "conv3d_weight_grad" as const,
+    shape: small.shape,
+    label: "",
+    backend: "ours" as const,
+    gflops,
+    ms,
+  });
+  est.add(row(0.5, 50));
+  assert.equal(
+    est.seconds("ours", big),
+    big.flops / (0.5 * SMALL_ROW_OPTIMISM * 1e9),
+    "small rows: optimistic",
+  );
+  for (const g of [2, 0.1]) est.add(row(g, 2000));
+  assert.equal(est.seconds("ours", big), big.flops / 2e9, "the best rate of the family's long rows");
   assert.equal(median([3, 1, 2]), 2);
   assert.equal(median([4, 1, 2, 3]), 2.5);
   assert.equal(relError([1, 2.5], [1, 2]), 0.25);
@@ -104,4 +116,35 @@ Deno.test("bench: the hand-encoded ONNX model starts with ir_version and names i
   ], []);
   assert.deepEqual([...m.slice(0, 2)], [0x08, 8]);
   assert.ok(new TextDecoder().decode(m).includes("MaxPool"));
+});
+
+Deno.test("bench: two references that agree with each other overrule a wrong baseline", () => {
+  const check = new Check();
+  const right = new Float32Array([1, 2]), wrong = new Float32Array([5, 5]);
+  assert.ok(check.verify(wrong, "ours", 1e-3).ok, "the first result is the baseline");
+  const first = check.verify(right, "typescript", 1e-3);
+  assert.ok(!first.ok, "a lone dissent is marked wrong");
+  const second = check.verify(right, "pytorch-cpu", 1e-3);
+  assert.ok(second.ok && second.against === "typescript");
+  assert.ok(check.verify(right, "tfjs-cpu", 1e-3).ok, "later checks use the consensus");
+  const shape = { kind: "pool" as const, n: 1, c: 1, d: 2, h: 2, w: 2 };
+  const base = { op: "max_pool3d_forward" as const, shape, label: "p" };
+  const rows: Row[] = [
+    { ...base, backend: "ours", ms: 1, gflops: 1, reps: 1 },
+    { ...base, backend: "typescript", error: "wrong result", relError: 0.6, checkedAgainst: "ours" },
+    {
+      ...base,
+      backend: "pytorch-cpu",
+      ms: 2,
+      gflops: 0.5,
+      reps: 1,
+      relError: 0,
+      checkedAgainst: "typescript",
+    },
+  ];
+  check.settle(rows);
+  assert.match(rows[0].error!, /^wrong result/);
+  assert.equal(rows[0].ms, undefined);
+  assert.match(rows[1].error!, /^not timed/);
+  assert.equal(rows[2].error, undefined);
 });
