@@ -1,106 +1,120 @@
-// Fast 3D convolution (stride 1, cubic kernel of side KS = 3 or 1, zero padding `pad`) as a tiled
-// implicit GEMM, NCDHW tensors, weights [Cout, Cin, KS, KS, KS]:
+// Fast 3D convolution (stride 1, cubic kernel of side KS = 3 or 1, zero padding `pad`) as tiled
+// implicit GEMMs, NCDHW tensors, weights [Cout, Cin, KS, KS, KS] (PyTorch layout).
 //
+// conv (forward and input gradient):
 //   C[m, n] = bias[m] + sum over k of A[m, k] * B[k, n]
-//   m = output channel, n = output voxel (batch folded in), k = (source channel c, tap t) = c * KS^3 + t
+//   m = output channel, n = output voxel, k = (source channel c, tap t) = c * KS^3 + t
 //   B[k, n] = src[c] at voxel n shifted by tap t - pad (zero outside the volume): never materialised
-//
 //   forward:    src = x, A = w viewed as [Cout, Cin * KS^3]
 //   input grad: src = gy, pad := KS-1-pad, FLIP: A[ci, (co, t)] = w[co, ci, KS^3-1-t] (the flipped,
 //               channel-transposed kernel, read in place)
+// wgrad (weight gradient, partial sums over chunks of voxels; sum_partials adds the chunks up):
+//   P[s][m, j] = sum over voxels n of chunk s of gy[m, n] * B'[n, j]
+//   m = output channel, j = (input channel c, tap t), B'[n, j] = x[c] at voxel n shifted by tap t - pad
 //
-// A workgroup computes a BM x BN tile of C. It walks K in slices of BK: stages the A slice [BK][BM] and
-// the B slice [BK][BN] in workgroup memory (4 values per vec4 element), then every invocation
-// accumulates an 8 x 8 block in sixteen vec4 registers: channels {4 tm + i, BM/2 + 4 tm + i} times
-// voxels {4 tn + j, BN/2 + 4 tn + j}, i, j < 4 (split in halves so that neighbouring invocations read
-// neighbouring vec4s of the tiles). Each invocation gathers B for one fixed group of 4 voxel columns,
-// so the voxel coordinates and the padding test (a bit mask of the taps that land inside the volume)
-// are computed once, before the K loop; the rows it gathers are consecutive taps.
+// A workgroup computes a BM x BN tile of the result. It walks the reduced dimension in slices of
+// BK = 12: stages the slice of A and of B in workgroup memory (4 values per vec4 element), then every
+// invocation accumulates QM x QN blocks of 4 x 4 results in mat4x4 registers (column = channel): its
+// channel quads tm + i TR and column quads tn + j TC, i < QM, j < QN, with TR x TC invocations, so
+// that neighbouring invocations read neighbouring vec4s. QM = QN = 2 (8 x 8 results) suits GPUs. A
+// CPU adapter (lavapipe) runs the invocations as SIMD lanes and pays a loop over the lanes for every
+// memory access, so there QM = QN = 4 (16 x 16 results, half the loads per multiply-add) goes faster
+// although the accumulators spill to the stack.
 //
-// Loop counts per invocation: ceil(K / BK) slices of BK + 16 BK / BM + 16 BK / BN steps, far below the
-// software Vulkan driver's 65535-iteration cut-off (Cin = 768, KS = 3: 1296 slices of 24 to 48 steps).
+// Voxels come in quads of 4 along an output row (rows padded to a multiple of 4: the padding is
+// computed, masked and never stored), and the taps of a kernel row in triples (c, kz, ky, kx = 0..2):
+// the 12 entries of a triple and a quad read only 6 input values. Each invocation gathers the B
+// quads it multiplies, so their coordinates and padding masks are computed once, before the K loop.
 //
-// Tile sizes are override constants, chosen per adapter by src/ops/conv3d_fast.ts: BM a multiple of
-// 16 up to 16 BK, BN a multiple of 8 and of 64 / BM... in short BM in {16, 32, 64, 128} and BN in
-// {32, 64, 128, 256}, with WG = BM * BN / 64 invocations.
+// Loop iterations per invocation (lavapipe silently stops a shader after 65535): conv, ceil(Cin *
+// KS^3 / 12) slices of at most 11 (Cin = 2000, KS = 3: 4500 slices); wgrad, `chunk` / 3 slices of at
+// most ~60; sum_partials, the chunk count (at most 1024).
+//
+// Tile sizes are override constants chosen per adapter by src/ops/conv3d_fast.ts: TR = BM / (4 QM)
+// in {1, 2, 4}, TC = BN / (4 QN), WG = TR * TC.
 
 override WG: u32 = 64;
 override BM: u32 = 16;
 override BN: u32 = 256;
+override QM: u32 = 2; // channel quads per invocation: 2 or 4
+override QN: u32 = 2; // column quads per invocation: 2 or 4
 override KS: u32 = 3;
 override FLIP: bool = false;
-const BK: u32 = 16u;
-
-struct Params {
-  cin: u32, // channels of src (K = cin * KS^3)
-  d: u32, h: u32, w: u32, // src volume
-  cout: u32, // rows of C
-  od: u32, oh: u32, ow: u32, // output volume
-  nvox: u32, // batch * od * oh * ow
-  pad: u32,
-  mtiles: u32, // ceil(cout / BM)
-  tiles: u32, // mtiles * ceil(nvox / BN)
-  has_bias: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read> wt: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>; // any buffer when has_bias = 0
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+const BK: u32 = 12u;
 
 var<workgroup> As: array<vec4f, BK * BM / 4>; // [kk][m / 4]: 4 channels per element
-var<workgroup> Bs: array<vec4f, BK * BN / 4>; // [kk][n / 4]: 4 voxels per element
+var<workgroup> Bs: array<vec4f, BK * BN / 4>; // [kk][n / 4]: 4 columns per element
 
-// The invocation's 8 x 8 block: c_i / d_i hold channel i (i < 4: first half, i >= 4: second half of
-// the tile rows) for the first / second group of 4 voxels. Only ever indexed by name (registers).
-var<private> c0: vec4f;
-var<private> c1: vec4f;
-var<private> c2: vec4f;
-var<private> c3: vec4f;
-var<private> c4: vec4f;
-var<private> c5: vec4f;
-var<private> c6: vec4f;
-var<private> c7: vec4f;
-var<private> d0: vec4f;
-var<private> d1: vec4f;
-var<private> d2: vec4f;
-var<private> d3: vec4f;
-var<private> d4: vec4f;
-var<private> d5: vec4f;
-var<private> d6: vec4f;
-var<private> d7: vec4f;
+// The invocation's block: a_ij for channel quad i and column quad j. Only ever named (registers);
+// those beyond QM x QN are never touched and compile away.
+var<private> a00: mat4x4f;
+var<private> a01: mat4x4f;
+var<private> a02: mat4x4f;
+var<private> a03: mat4x4f;
+var<private> a10: mat4x4f;
+var<private> a11: mat4x4f;
+var<private> a12: mat4x4f;
+var<private> a13: mat4x4f;
+var<private> a20: mat4x4f;
+var<private> a21: mat4x4f;
+var<private> a22: mat4x4f;
+var<private> a23: mat4x4f;
+var<private> a30: mat4x4f;
+var<private> a31: mat4x4f;
+var<private> a32: mat4x4f;
+var<private> a33: mat4x4f;
 
-// One step of K: the outer product of 8 channels (a0, a1) and 8 voxels (b0, b1).
-fn fma_block(a0: vec4f, a1: vec4f, b0: vec4f, b1: vec4f) {
-  c0 = fma(vec4f(a0.x), b0, c0);
-  c1 = fma(vec4f(a0.y), b0, c1);
-  c2 = fma(vec4f(a0.z), b0, c2);
-  c3 = fma(vec4f(a0.w), b0, c3);
-  c4 = fma(vec4f(a1.x), b0, c4);
-  c5 = fma(vec4f(a1.y), b0, c5);
-  c6 = fma(vec4f(a1.z), b0, c6);
-  c7 = fma(vec4f(a1.w), b0, c7);
-  d0 = fma(vec4f(a0.x), b1, d0);
-  d1 = fma(vec4f(a0.y), b1, d1);
-  d2 = fma(vec4f(a0.z), b1, d2);
-  d3 = fma(vec4f(a0.w), b1, d3);
-  d4 = fma(vec4f(a1.x), b1, d4);
-  d5 = fma(vec4f(a1.y), b1, d5);
-  d6 = fma(vec4f(a1.z), b1, d6);
-  d7 = fma(vec4f(a1.w), b1, d7);
+// Column c of the result: channel a[c] times the 4 columns b.
+fn outer(a: vec4f, b: vec4f) -> mat4x4f {
+  return mat4x4f(a.x * b, a.y * b, a.z * b, a.w * b);
 }
 
-// One step kk of a slice: the invocation's 8 channels of A times its 8 voxels of B.
+// One step kk of a slice: the invocation's channel quads of A times its column quads of B.
 fn multiply_step(kk: u32, tm: u32, tn: u32) {
+  let tr = BM / (4u * QM);
+  let tc = BN / (4u * QN);
   let ar = kk * (BM / 4u) + tm;
   let br = kk * (BN / 4u) + tn;
-  fma_block(As[ar], As[ar + BM / 8u], Bs[br], Bs[br + BN / 8u]);
+  let x0 = As[ar];
+  let x1 = As[ar + tr];
+  let y0 = Bs[br];
+  let y1 = Bs[br + tc];
+  a00 += outer(x0, y0);
+  a01 += outer(x0, y1);
+  a10 += outer(x1, y0);
+  a11 += outer(x1, y1);
+  if (QN == 4u) {
+    let y2 = Bs[br + 2u * tc];
+    let y3 = Bs[br + 3u * tc];
+    a02 += outer(x0, y2);
+    a03 += outer(x0, y3);
+    a12 += outer(x1, y2);
+    a13 += outer(x1, y3);
+    if (QM == 4u) {
+      let x2 = As[ar + 2u * tr];
+      let x3 = As[ar + 3u * tr];
+      a20 += outer(x2, y0);
+      a21 += outer(x2, y1);
+      a22 += outer(x2, y2);
+      a23 += outer(x2, y3);
+      a30 += outer(x3, y0);
+      a31 += outer(x3, y1);
+      a32 += outer(x3, y2);
+      a33 += outer(x3, y3);
+    }
+  } else if (QM == 4u) {
+    let x2 = As[ar + 2u * tr];
+    let x3 = As[ar + 3u * tr];
+    a20 += outer(x2, y0);
+    a21 += outer(x2, y1);
+    a30 += outer(x3, y0);
+    a31 += outer(x3, y1);
+  }
 }
 
-// Waits for the staged slices, accumulates the invocation's block over them (the BK = 16 steps
-// written out: loop iterations count against the software driver's cut-off), and waits again before
-// they are overwritten. Called in uniform control flow.
+// Waits for the staged slices, accumulates the invocation's block over them (the BK = 12 steps written
+// out: loop iterations count against the software driver's cut-off, and a loop here costs a third of
+// the speed on lavapipe), and waits again before they are overwritten. Uniform control flow.
 fn multiply_slice(tm: u32, tn: u32) {
   workgroupBarrier();
   multiply_step(0u, tm, tn);
@@ -115,21 +129,65 @@ fn multiply_slice(tm: u32, tn: u32) {
   multiply_step(9u, tm, tn);
   multiply_step(10u, tm, tn);
   multiply_step(11u, tm, tn);
-  multiply_step(12u, tm, tn);
-  multiply_step(13u, tm, tn);
-  multiply_step(14u, tm, tn);
-  multiply_step(15u, tm, tn);
   workgroupBarrier();
 }
 
-// Bit t of the result is set when tap t of an axis (0 <= t < KS) lands inside [0, size) from output
-// coordinate o (u32 wrap-around makes o + t < pad fail the test).
-fn axis_mask(o: u32, size: u32, pad: u32) -> u32 {
-  var m = 0u;
-  for (var t = 0u; t < KS; t++) {
-    if (o + t - pad < size) { m |= 1u << t; }
-  }
-  return m;
+// Bits lo .. hi-1 set: the offsets j < count with 0 <= o + j - pad < size (o + j - pad < size + pad
+// always holds for an output coordinate o, so hi > lo).
+fn axis_bits(o: u32, size: u32, pad: u32, count: u32) -> u32 {
+  let lo = select(0u, pad - o, o < pad);
+  let hi = min(count, size + pad - o);
+  return ((1u << hi) - 1u) & ~((1u << lo) - 1u);
+}
+
+// --- conv ---
+
+struct Params {
+  cin: u32, // channels of src (K = cin * KS^3)
+  d: u32, h: u32, w: u32, // src volume
+  cout: u32, // rows of C
+  od: u32, oh: u32, ow: u32, // output volume
+  quads: u32, // batch * od * oh * qw: voxel quads
+  qw: u32, // quads per output row: ceil(ow / 4)
+  pad: u32,
+  mtiles: u32, // ceil(cout / BM)
+  tiles: u32, // mtiles * ceil(quads / (BN / 4))
+  has_bias: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> src: array<f32>;
+@group(0) @binding(2) var<storage, read> wt: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>; // any buffer when has_bias = 0
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+// A quad of 4 output voxels x0 .. x0+3 of one row. `base`: src index of tap 0, channel 0, voxel x0
+// (wrapping below zero at the borders, where the masks hide it); `zy` bit kz * KS + ky: that (kz, ky)
+// lands inside the volume; `xm` bit j: x0 + j - pad lands inside; `dst`: output index of voxel x0 in
+// channel 0; `nx`: how many of the 4 voxels exist (0 past the end, < 4 at the end of a row).
+struct Quad { base: u32, zy: u32, xm: u32, dst: u32, nx: u32 }
+
+fn quad_at(qi: u32) -> Quad {
+  if (qi >= p.quads) { return Quad(0u, 0u, 0u, 0u, 0u); }
+  let row = qi / p.qw;
+  let x0 = 4u * (qi - row * p.qw);
+  let slab = row / p.oh; // batch * od + oz
+  let oy = row - slab * p.oh;
+  let nb = slab / p.od;
+  let oz = slab - nb * p.od;
+  let hw = p.h * p.w;
+  let mz = axis_bits(oz, p.d, p.pad, KS);
+  let my = axis_bits(oy, p.h, p.pad, KS);
+  // zy = my in each KS-bit group kz whose bit is set in mz
+  let zy = select(0u, my, (mz & 1u) != 0u) | select(0u, my << KS, (mz & 2u) != 0u) |
+    select(0u, my << (2u * KS), (mz & 4u) != 0u);
+  return Quad(
+    nb * p.cin * p.d * hw + (oz - p.pad) * hw + (oy - p.pad) * p.w + (x0 - p.pad),
+    zy,
+    axis_bits(x0, p.w, p.pad, KS + 3u),
+    (nb * p.cout * p.od + oz) * p.oh * p.ow + oy * p.ow + x0,
+    min(4u, p.ow - x0),
+  );
 }
 
 // A[m, k], zero outside [0, cout) x [0, K).
@@ -144,74 +202,73 @@ fn weight(m: u32, k: u32, kdim: u32) -> f32 {
   return wt[m * kdim + k];
 }
 
-// Voxel coordinates of column n: `base` is the src index of tap 0 in channel 0 (wrapping below zero at
-// the borders, where the mask hides it), `mask` bit t is set when tap t lands inside the volume.
-struct Column { base: u32, mask: u32 }
+// Stages the A slice: BK * BM / 4 vec4 elements; neighbouring invocations read neighbouring k.
+fn stage_a(lid: u32, m0: u32, k0: u32, kdim: u32) {
+  for (var u = lid; u < BK * BM / 4u; u += WG) {
+    let kk = u % BK;
+    let m = m0 + (u / BK) * 4u;
+    let k = k0 + kk;
+    As[kk * (BM / 4u) + u / BK] = vec4f(weight(m, k, kdim), weight(m + 1u, k, kdim),
+                                        weight(m + 2u, k, kdim), weight(m + 3u, k, kdim));
+  }
+}
 
-fn column(n: u32) -> Column {
-  if (n >= p.nvox) { return Column(0u, 0u); }
-  let ohw = p.oh * p.ow;
-  let ov = p.od * ohw;
-  let nb = n / ov;
-  var r = n - nb * ov;
-  let oz = r / ohw;
-  r -= oz * ohw;
-  let oy = r / p.ow;
-  let ox = r - oy * p.ow;
+// src[i] where `ok`, else 0. Branch-free: a masked address may lie outside src, which WGSL defines
+// (some value of the buffer, or 0), and the value is dropped.
+fn src_at(i: u32, ok: bool) -> f32 {
+  return select(0.0, src[i], ok);
+}
+
+// Stages rows kk .. kk+2 (k = k0 + kk .. , kk a multiple of 3) of the B slice for voxel quad q at
+// column group g. KS = 3: the rows are taps kx = 0, 1, 2 of one (c, kz, ky), which read src at
+// x0 - pad + 0 .. 5: 6 loads for 12 entries. KS = 1: the rows are channels k, k + 1, k + 2.
+fn gather_triple(kk: u32, k: u32, g: u32, q: Quad, kdim: u32) {
   let hw = p.h * p.w;
-  let base = nb * p.cin * p.d * hw + (oz - p.pad) * hw + (oy - p.pad) * p.w + (ox - p.pad);
-  let mz = axis_mask(oz, p.d, p.pad);
-  let my = axis_mask(oy, p.h, p.pad);
-  let mx = axis_mask(ox, p.w, p.pad);
-  var mask = 0u;
-  for (var kz = 0u; kz < KS; kz++) {
-    for (var ky = 0u; ky < KS; ky++) {
-      if (((mz >> kz) & (my >> ky) & 1u) != 0u) { mask |= mx << ((kz * KS + ky) * KS); }
+  let i = kk * (BN / 4u) + g;
+  if (KS == 3u) {
+    let tri = k / 3u; // c * 9 + kz * 3 + ky
+    let c = tri / 9u;
+    let zy = tri - c * 9u;
+    let kz = zy / 3u;
+    let at = q.base + c * p.d * hw + kz * hw + (zy - kz * 3u) * p.w;
+    let m = select(0u, q.xm, k < kdim && ((q.zy >> zy) & 1u) != 0u);
+    let s0 = src_at(at, (m & 1u) != 0u);
+    let s1 = src_at(at + 1u, (m & 2u) != 0u);
+    let s2 = src_at(at + 2u, (m & 4u) != 0u);
+    let s3 = src_at(at + 3u, (m & 8u) != 0u);
+    let s4 = src_at(at + 4u, (m & 16u) != 0u);
+    let s5 = src_at(at + 5u, (m & 32u) != 0u);
+    Bs[i] = vec4f(s0, s1, s2, s3);
+    Bs[i + BN / 4u] = vec4f(s1, s2, s3, s4);
+    Bs[i + BN / 2u] = vec4f(s2, s3, s4, s5);
+  } else {
+    for (var r = 0u; r < 3u; r++) {
+      let at = q.base + (k + r) * p.d * hw;
+      let m = select(0u, q.xm, k + r < kdim && q.zy != 0u);
+      Bs[i + r * (BN / 4u)] = vec4f(src_at(at, (m & 1u) != 0u), src_at(at + 1u, (m & 2u) != 0u),
+                                    src_at(at + 2u, (m & 4u) != 0u), src_at(at + 3u, (m & 8u) != 0u));
     }
   }
-  return Column(base, mask);
 }
 
-// Stages row kk (k = k0 + kk) of the B slice for the invocation's column group g: 4 voxels at
-// src index base + offset of (c, t), where their mask says tap t lands inside. A masked address may
-// lie outside src: WGSL defines such reads (some value of the buffer, or 0) and the value is dropped.
-fn gather_row(kk: u32, k: u32, g: u32, base: vec4u, mask: vec4u, kdim: u32) {
-  let ks3 = KS * KS * KS;
-  let c = k / ks3;
-  let t = k - c * ks3;
-  let kz = t / (KS * KS);
-  let ky = (t / KS) % KS;
-  let kx = t % KS;
-  let hw = p.h * p.w;
-  let at = base + vec4u(c * p.d * hw + kz * hw + ky * p.w + kx);
-  let ok = (((mask >> vec4u(t)) & vec4u(1u)) != vec4u(0u)) & vec4<bool>(k < kdim);
-  Bs[kk * (BN / 4u) + g] = vec4f(select(0.0, src[at.x], ok.x), select(0.0, src[at.y], ok.y),
-                                 select(0.0, src[at.z], ok.z), select(0.0, src[at.w], ok.w));
-}
-
-// Writes one channel row of the block: two groups of 4 voxels at flat output indices o0, o1 (plus the
-// channel offset), skipping voxels past the end and channels past cout.
-fn store_row(m: u32, a: vec4f, b: vec4f, o0: vec4u, ok0: vec4<bool>, o1: vec4u, ok1: vec4<bool>, ov: u32) {
+// Writes channel m of quad q (skipped past cout).
+fn store_channel(m: u32, v: vec4f, q: Quad, ov: u32) {
   if (m >= p.cout) { return; }
-  var bv = 0.0;
-  if (p.has_bias != 0u) { bv = bias[m]; }
-  let off = m * ov;
-  if (ok0.x) { out[o0.x + off] = a.x + bv; }
-  if (ok0.y) { out[o0.y + off] = a.y + bv; }
-  if (ok0.z) { out[o0.z + off] = a.z + bv; }
-  if (ok0.w) { out[o0.w + off] = a.w + bv; }
-  if (ok1.x) { out[o1.x + off] = b.x + bv; }
-  if (ok1.y) { out[o1.y + off] = b.y + bv; }
-  if (ok1.z) { out[o1.z + off] = b.z + bv; }
-  if (ok1.w) { out[o1.w + off] = b.w + bv; }
+  var b = 0.0;
+  if (p.has_bias != 0u) { b = bias[m]; }
+  let o = q.dst + m * ov;
+  if (q.nx > 0u) { out[o] = v.x + b; }
+  if (q.nx > 1u) { out[o + 1u] = v.y + b; }
+  if (q.nx > 2u) { out[o + 2u] = v.z + b; }
+  if (q.nx > 3u) { out[o + 3u] = v.w + b; }
 }
 
-// Flat output index (without the channel term) of 4 consecutive voxels, which may straddle a batch
-// boundary: (nb * cout) * ov + r for voxel n = nb * ov + r.
-fn out_index(n: u32, ov: u32) -> vec4u {
-  let vs = vec4u(n, n + 1u, n + 2u, n + 3u);
-  let nb = vs / ov;
-  return nb * p.cout * ov + (vs - nb * ov);
+// Writes channels m .. m+3 (the columns of acc) of quad q.
+fn store_quad(m: u32, acc: mat4x4f, q: Quad, ov: u32) {
+  store_channel(m, acc[0], q, ov);
+  store_channel(m + 1u, acc[1], q, ov);
+  store_channel(m + 2u, acc[2], q, ov);
+  store_channel(m + 3u, acc[3], q, ov);
 }
 
 @compute @workgroup_size(WG)
@@ -221,89 +278,85 @@ fn conv(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   if (tile >= p.tiles) { return; } // whole workgroups only: uniform
   // neighbouring workgroups share the voxel tile (and so the gathered input) and differ in channels
   let m0 = (tile % p.mtiles) * BM;
-  let n0 = (tile / p.mtiles) * BN;
+  let g0 = (tile / p.mtiles) * (BN / 4u); // first voxel quad of the tile
   let kdim = p.cin * KS * KS * KS;
+  let tr = BM / (4u * QM);
+  let tc = BN / (4u * QN);
+  let tm = lid / tc;
+  let tn = lid % tc;
 
-  // B gathering: column group g (4 voxels), rows r0 .. r0 + RPT - 1 of every slice.
-  let rpt = 16u * BK / BM; // rows per invocation: WG / (BN / 4) = BM / 16 invocations share a group
-  let g = lid % (BN / 4u);
-  let r0 = (lid / (BN / 4u)) * rpt;
-  let n = n0 + 4u * g;
-  let col0 = column(n);
-  let col1 = column(n + 1u);
-  let col2 = column(n + 2u);
-  let col3 = column(n + 3u);
-  let base = vec4u(col0.base, col1.base, col2.base, col3.base);
-  let mask = vec4u(col0.mask, col1.mask, col2.mask, col3.mask);
-
-  let tn = lid % (BN / 8u);
-  let tm = lid / (BN / 8u);
+  // the invocation's voxel quads, gathered for triples tm * tpt .. of every slice
+  let q0 = quad_at(g0 + tn);
+  let q1 = quad_at(g0 + tn + tc);
+  var q2 = Quad(0u, 0u, 0u, 0u, 0u);
+  var q3 = Quad(0u, 0u, 0u, 0u, 0u);
+  if (QN == 4u) {
+    q2 = quad_at(g0 + tn + 2u * tc);
+    q3 = quad_at(g0 + tn + 3u * tc);
+  }
+  let tpt = BK / 3u / tr;
 
   for (var k0 = 0u; k0 < kdim; k0 += BK) {
-    // A slice: BK * BM / 4 vec4 elements; neighbouring invocations read neighbouring k (coalesced)
-    for (var u = lid; u < BK * BM / 4u; u += WG) {
-      let kk = u % BK;
-      let m = m0 + (u / BK) * 4u;
-      let k = k0 + kk;
-      As[kk * (BM / 4u) + u / BK] = vec4f(
-        weight(m, k, kdim),
-        weight(m + 1u, k, kdim),
-        weight(m + 2u, k, kdim),
-        weight(m + 3u, k, kdim),
-      );
-    }
-    // B slice: 4 voxels x rpt consecutive k, four rows per iteration
-    for (var i = 0u; i < rpt; i += 4u) {
-      let kk = r0 + i;
-      gather_row(kk, k0 + kk, g, base, mask, kdim);
-      gather_row(kk + 1u, k0 + kk + 1u, g, base, mask, kdim);
-      gather_row(kk + 2u, k0 + kk + 2u, g, base, mask, kdim);
-      gather_row(kk + 3u, k0 + kk + 3u, g, base, mask, kdim);
+    stage_a(lid, m0, k0, kdim);
+    for (var u = tm * tpt; u < (tm + 1u) * tpt; u++) {
+      let kk = 3u * u;
+      gather_triple(kk, k0 + kk, tn, q0, kdim);
+      gather_triple(kk, k0 + kk, tn + tc, q1, kdim);
+      if (QN == 4u) {
+        gather_triple(kk, k0 + kk, tn + 2u * tc, q2, kdim);
+        gather_triple(kk, k0 + kk, tn + 3u * tc, q3, kdim);
+      }
     }
     multiply_slice(tm, tn);
   }
 
   let ov = p.od * p.oh * p.ow;
-  let v0 = n0 + 4u * tn;
-  let v1 = v0 + BN / 2u;
-  let o0 = out_index(v0, ov);
-  let o1 = out_index(v1, ov);
-  let ok0 = vec4u(v0, v0 + 1u, v0 + 2u, v0 + 3u) < vec4u(p.nvox);
-  let ok1 = vec4u(v1, v1 + 1u, v1 + 2u, v1 + 3u) < vec4u(p.nvox);
-  let ma = m0 + 4u * tm;
-  let mb = ma + BM / 2u;
-  store_row(ma, c0, d0, o0, ok0, o1, ok1, ov);
-  store_row(ma + 1u, c1, d1, o0, ok0, o1, ok1, ov);
-  store_row(ma + 2u, c2, d2, o0, ok0, o1, ok1, ov);
-  store_row(ma + 3u, c3, d3, o0, ok0, o1, ok1, ov);
-  store_row(mb, c4, d4, o0, ok0, o1, ok1, ov);
-  store_row(mb + 1u, c5, d5, o0, ok0, o1, ok1, ov);
-  store_row(mb + 2u, c6, d6, o0, ok0, o1, ok1, ov);
-  store_row(mb + 3u, c7, d7, o0, ok0, o1, ok1, ov);
+  let m1 = m0 + 4u * tm;
+  store_quad(m1, a00, q0, ov);
+  store_quad(m1, a01, q1, ov);
+  store_quad(m1 + 4u * tr, a10, q0, ov);
+  store_quad(m1 + 4u * tr, a11, q1, ov);
+  if (QN == 4u) {
+    store_quad(m1, a02, q2, ov);
+    store_quad(m1, a03, q3, ov);
+    store_quad(m1 + 4u * tr, a12, q2, ov);
+    store_quad(m1 + 4u * tr, a13, q3, ov);
+  }
+  if (QM == 4u) {
+    store_quad(m1 + 8u * tr, a20, q0, ov);
+    store_quad(m1 + 8u * tr, a21, q1, ov);
+    store_quad(m1 + 12u * tr, a30, q0, ov);
+    store_quad(m1 + 12u * tr, a31, q1, ov);
+    if (QN == 4u) {
+      store_quad(m1 + 8u * tr, a22, q2, ov);
+      store_quad(m1 + 8u * tr, a23, q3, ov);
+      store_quad(m1 + 12u * tr, a32, q2, ov);
+      store_quad(m1 + 12u * tr, a33, q3, ov);
+    }
+  }
 }
 
 // --- wgrad: partial weight gradients ---
 //
-//   P[s][m, j] = sum over voxels n of chunk s of gy[m, n] * B'[n, j]
-//   m = output channel, j = (input channel c, tap t) = c * KS^3 + t, n = output voxel (batch folded in)
-//   B'[n, j] = x[c] at voxel n shifted by tap t - pad (zero outside the volume)
-//
-// The same tiled GEMM with the voxels as K: workgroup (m tile, j tile, chunk s) walks the `chunk`
-// voxels of its chunk in slices of BK, so an invocation loops chunk / BK times whatever the volume;
-// the host sums the chunks (sum_partials). Each invocation gathers x for one fixed group of 4 columns
-// j (their channel and tap offsets computed once) over consecutive voxels, whose coordinates it
-// advances step by step.
+// The voxels are the reduced dimension, in quads of 4 along an output row (rows padded to a multiple
+// of 4, the padding masked): workgroup (m tile, j tile, chunk s) walks the `chunk` quads of its chunk
+// in slices of BK / 4 = 3 quads, so an invocation loops chunk / 3 times whatever the volume. Here the
+// staged vec4s run along the voxels: As[kq][m] holds gy of channel m at the 4 voxels of quad kq,
+// Bs[kq][j] the shifted x of column j there, and a step multiplies 4 x 4 blocks of them (a 4-voxel
+// dot product per result). Column triples (c, kz, ky, kx = 0..2) of one quad read 6 values of x for
+// 12 entries, as in conv.
 
 struct WgradParams {
   cin: u32, // channels of x (columns: cin * KS^3)
   d: u32, h: u32, w: u32, // x volume
   cout: u32, // channels of gy (rows)
   od: u32, oh: u32, ow: u32, // gy volume
-  nvox: u32, // batch * od * oh * ow
+  quads: u32, // batch * od * oh * qw
+  qw: u32, // quads per output row: ceil(ow / 4)
   pad: u32,
   mtiles: u32, // ceil(cout / BM)
   ntiles: u32, // ceil(cin * KS^3 / BN)
-  chunk: u32, // voxels per chunk, a multiple of BK
+  chunk: u32, // quads per chunk, a multiple of 3
   tiles: u32, // mtiles * ntiles * chunks
 }
 
@@ -312,73 +365,150 @@ struct WgradParams {
 @group(0) @binding(2) var<storage, read> gx: array<f32>;
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>; // [chunks][cout][cin * KS^3]
 
-// gy[i] for channel m when m < cout and the voxel is valid, else 0.
-fn gy_at(i: u32, m: u32, ok: bool) -> f32 {
-  return select(0.0, ggy[i], ok && m < q.cout);
+// A quad of 4 output voxels x0 .. x0+3 of one row. `gy`: gy index of voxel x0 in channel 0; `x`: x
+// index of tap 0 in channel 0 (wrapping below zero at the borders, where the masks hide it); `zy` bit
+// kz * KS + ky: that (kz, ky) lands inside the volume; `xm` bit j: x0 + j - pad lands inside; `nx`:
+// how many of the 4 voxels exist (0 past the chunk).
+struct QuadW { gy: u32, x: u32, zy: u32, xm: u32, nx: u32 }
+
+// The quad after pos = (row, quad in row) of the padded output (row = (batch * od + oz) * oh + oy).
+fn next_quad(pos: vec2u) -> vec2u {
+  return select(vec2u(pos.x, pos.y + 1u), vec2u(pos.x + 1u, 0u), pos.y + 1u == q.qw);
 }
 
-// Writes one row of the block: columns j0 + (0..3) and j1 + (0..3) of row `row` (flat offset).
-fn store_partial(m: u32, row: u32, a: vec4f, b: vec4f, j0: u32, j1: u32, jdim: u32) {
-  if (m >= q.cout) { return; }
-  if (j0 < jdim) { partial[row + j0] = a.x; }
-  if (j0 + 1u < jdim) { partial[row + j0 + 1u] = a.y; }
-  if (j0 + 2u < jdim) { partial[row + j0 + 2u] = a.z; }
-  if (j0 + 3u < jdim) { partial[row + j0 + 3u] = a.w; }
-  if (j1 < jdim) { partial[row + j1] = b.x; }
-  if (j1 + 1u < jdim) { partial[row + j1 + 1u] = b.y; }
-  if (j1 + 2u < jdim) { partial[row + j1 + 2u] = b.z; }
-  if (j1 + 3u < jdim) { partial[row + j1 + 3u] = b.w; }
-}
-
-// The invocation's 4 columns j .. j + 3: tap coordinates (kz, ky, kx) and the x index of each tap
-// from the corner voxel (channel c included); tap coordinates are KS (always out of range) past jdim.
-struct ColumnsW { kz: vec4u, ky: vec4u, kx: vec4u, off: vec4u }
-
-fn columns_w(j0: u32) -> ColumnsW {
-  let ks3 = KS * KS * KS;
-  let j = vec4u(j0) + vec4u(0u, 1u, 2u, 3u);
-  let c = j / ks3;
-  let t = j - c * ks3;
-  let inside = j < vec4u(q.cin * ks3);
-  let kz = select(vec4u(q.d + q.pad), t / (KS * KS), inside);
-  let ky = (t / KS) % KS;
-  let kx = t % KS;
+// The quad at pos = (row, quad in row), or an empty quad when !live.
+fn quad_w(pos: vec2u, live: bool) -> QuadW {
+  let row = pos.x;
+  let x0 = 4u * pos.y;
+  let slab = row / q.oh;
+  let oy = row - slab * q.oh;
+  let nb = slab / q.od;
+  let oz = slab - nb * q.od;
   let hw = q.h * q.w;
-  return ColumnsW(kz, ky, kx, c * q.d * hw + kz * hw + ky * q.w + kx);
+  let mz = axis_bits(oz, q.d, q.pad, KS);
+  let my = axis_bits(oy, q.h, q.pad, KS);
+  let zy = select(0u, my, (mz & 1u) != 0u) | select(0u, my << KS, (mz & 2u) != 0u) |
+    select(0u, my << (2u * KS), (mz & 4u) != 0u);
+  return QuadW(
+    (nb * q.cout * q.od + oz) * q.oh * q.ow + oy * q.ow + x0,
+    nb * q.cin * q.d * hw + (oz - q.pad) * hw + (oy - q.pad) * q.w + (x0 - q.pad),
+    select(0u, zy, live),
+    axis_bits(x0, q.w, q.pad, KS + 3u),
+    select(0u, min(4u, q.ow - x0), live),
+  );
 }
 
-// The voxel after v = (ox, oy, oz, batch) in the flattened output.
-fn next_voxel(v: vec4u) -> vec4u {
-  var r = v;
-  r.x += 1u;
-  if (r.x == q.ow) {
-    r.x = 0u;
-    r.y += 1u;
-    if (r.y == q.oh) {
-      r.y = 0u;
-      r.z += 1u;
-      if (r.z == q.od) {
-        r.z = 0u;
-        r.w += 1u;
-      }
+// v0, v1 or v2 for kq = 0, 1, 2.
+fn pick_quad(kq: u32, v0: QuadW, v1: QuadW, v2: QuadW) -> QuadW {
+  if (kq == 0u) { return v0; }
+  if (kq == 1u) { return v1; }
+  return v2;
+}
+
+// x at flat index i when `ok`, else 0 (a masked address may lie outside x: see src_at).
+fn x_at(i: u32, ok: bool) -> f32 {
+  return select(0.0, gx[i], ok);
+}
+
+// Stores column j of quad kq when it falls in the tile [n0, n0 + BN) and below jdim.
+fn store_column_w(kq: u32, j: u32, n0: u32, jdim: u32, v: vec4f) {
+  if (j >= n0 && j < n0 + BN && j < jdim) { Bs[kq * BN + j - n0] = v; }
+}
+
+// Stages the x values of column triple tt (columns 3 tt .. 3 tt + 2, where they fall in the tile) at
+// quad kq: KS = 3, one (c, kz, ky) and kx = 0, 1, 2, reading x at x0 - pad + 0 .. 5; KS = 1, the
+// channels 3 tt .. 3 tt + 2.
+fn gather_triple_w(kq: u32, tt: u32, n0: u32, jdim: u32, v: QuadW) {
+  let hw = q.h * q.w;
+  let dhw = q.d * hw;
+  let j = 3u * tt;
+  if (KS == 3u) {
+    let c = tt / 9u;
+    let zy = tt - c * 9u;
+    let kz = zy / 3u;
+    let at = v.x + c * dhw + kz * hw + (zy - kz * 3u) * q.w;
+    let m = select(0u, v.xm, ((v.zy >> zy) & 1u) != 0u);
+    let s0 = x_at(at, (m & 1u) != 0u);
+    let s1 = x_at(at + 1u, (m & 2u) != 0u);
+    let s2 = x_at(at + 2u, (m & 4u) != 0u);
+    let s3 = x_at(at + 3u, (m & 8u) != 0u);
+    let s4 = x_at(at + 4u, (m & 16u) != 0u);
+    let s5 = x_at(at + 5u, (m & 32u) != 0u);
+    store_column_w(kq, j, n0, jdim, vec4f(s0, s1, s2, s3));
+    store_column_w(kq, j + 1u, n0, jdim, vec4f(s1, s2, s3, s4));
+    store_column_w(kq, j + 2u, n0, jdim, vec4f(s2, s3, s4, s5));
+  } else {
+    let m = select(0u, v.xm, v.zy != 0u);
+    for (var r = 0u; r < 3u; r++) {
+      let at = v.x + (j + r) * dhw;
+      store_column_w(kq, j + r, n0, jdim, vec4f(x_at(at, (m & 1u) != 0u), x_at(at + 1u, (m & 2u) != 0u),
+                                                x_at(at + 2u, (m & 4u) != 0u), x_at(at + 3u, (m & 8u) != 0u)));
     }
   }
-  return r;
 }
 
-// Stages row kk of the B slice: x at output voxel v = (ox, oy, oz, batch) shifted by the taps of the
-// invocation's 4 columns (zero where a tap leaves the volume, or past the chunk when !live).
-fn gather_row_w(kk: u32, live: bool, v: vec4u, g: u32, cols: ColumnsW) {
-  // input coordinates of the taps (wrapping below zero: then >= size, invalid)
-  let iz = vec4u(v.z - q.pad) + cols.kz;
-  let iy = vec4u(v.y - q.pad) + cols.ky;
-  let ix = vec4u(v.x - q.pad) + cols.kx;
-  let ok = (iz < vec4u(q.d)) & (iy < vec4u(q.h)) & (ix < vec4u(q.w)) & vec4<bool>(live);
-  let hw = q.h * q.w;
-  let corner = v.w * q.cin * q.d * hw + (v.z - q.pad) * hw + (v.y - q.pad) * q.w + (v.x - q.pad);
-  let at = vec4u(corner) + cols.off;
-  Bs[kk * (BN / 4u) + g] = vec4f(select(0.0, gx[at.x], ok.x), select(0.0, gx[at.y], ok.y),
-                                 select(0.0, gx[at.z], ok.z), select(0.0, gx[at.w], ok.w));
+// One step of the K loop: quad kq of the slice. Result column c of a_ij = channel c of quad i, so
+// a_ij += transpose(B) * A with A, B the 4 x 4 blocks (columns: channels, resp. j; rows: voxels).
+fn multiply_step_w(kq: u32, tm: u32, tn: u32) {
+  let tr = BM / (4u * QM);
+  let tc = BN / (4u * QN);
+  let ar = kq * BM + 4u * tm;
+  let br = kq * BN + 4u * tn;
+  let x0 = mat4x4f(As[ar], As[ar + 1u], As[ar + 2u], As[ar + 3u]);
+  let x1 = mat4x4f(As[ar + 4u * tr], As[ar + 4u * tr + 1u], As[ar + 4u * tr + 2u], As[ar + 4u * tr + 3u]);
+  let y0 = transpose(mat4x4f(Bs[br], Bs[br + 1u], Bs[br + 2u], Bs[br + 3u]));
+  let y1 = transpose(mat4x4f(Bs[br + 4u * tc], Bs[br + 4u * tc + 1u], Bs[br + 4u * tc + 2u],
+                             Bs[br + 4u * tc + 3u]));
+  a00 += y0 * x0;
+  a01 += y1 * x0;
+  a10 += y0 * x1;
+  a11 += y1 * x1;
+  var y2 = y0;
+  var y3 = y0;
+  if (QN == 4u) {
+    let b2 = br + 8u * tc;
+    let b3 = br + 12u * tc;
+    y2 = transpose(mat4x4f(Bs[b2], Bs[b2 + 1u], Bs[b2 + 2u], Bs[b2 + 3u]));
+    y3 = transpose(mat4x4f(Bs[b3], Bs[b3 + 1u], Bs[b3 + 2u], Bs[b3 + 3u]));
+    a02 += y2 * x0;
+    a03 += y3 * x0;
+    a12 += y2 * x1;
+    a13 += y3 * x1;
+  }
+  if (QM == 4u) {
+    let r2 = ar + 8u * tr;
+    let r3 = ar + 12u * tr;
+    let x2 = mat4x4f(As[r2], As[r2 + 1u], As[r2 + 2u], As[r2 + 3u]);
+    let x3 = mat4x4f(As[r3], As[r3 + 1u], As[r3 + 2u], As[r3 + 3u]);
+    a20 += y0 * x2;
+    a21 += y1 * x2;
+    a30 += y0 * x3;
+    a31 += y1 * x3;
+    if (QN == 4u) {
+      a22 += y2 * x2;
+      a23 += y3 * x2;
+      a32 += y2 * x3;
+      a33 += y3 * x3;
+    }
+  }
+}
+
+// Writes channel m of column quad j0 .. j0+3 into chunk row `row` (skipped past cout and jdim).
+fn store_partial_channel(m: u32, v: vec4f, j0: u32, row: u32, jdim: u32) {
+  if (m >= q.cout) { return; }
+  let o = row + m * jdim + j0;
+  if (j0 < jdim) { partial[o] = v.x; }
+  if (j0 + 1u < jdim) { partial[o + 1u] = v.y; }
+  if (j0 + 2u < jdim) { partial[o + 2u] = v.z; }
+  if (j0 + 3u < jdim) { partial[o + 3u] = v.w; }
+}
+
+// Writes channels m .. m+3 (the columns of acc) of column quad j0 .. j0+3.
+fn store_partial(m: u32, acc: mat4x4f, j0: u32, row: u32, jdim: u32) {
+  store_partial_channel(m, acc[0], j0, row, jdim);
+  store_partial_channel(m + 1u, acc[1], j0, row, jdim);
+  store_partial_channel(m + 2u, acc[2], j0, row, jdim);
+  store_partial_channel(m + 3u, acc[3], j0, row, jdim);
 }
 
 @compute @workgroup_size(WG)
@@ -391,67 +521,73 @@ fn wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: 
   let n0 = (rest % q.ntiles) * BN;
   let s = rest / q.ntiles;
   let jdim = q.cin * KS * KS * KS;
-  let ohw = q.oh * q.ow;
-  let ov = q.od * ohw;
-  let v0 = s * q.chunk;
-  let v1 = min(q.nvox, v0 + q.chunk);
+  let ov = q.od * q.oh * q.ow;
+  let c0 = s * q.chunk;
+  let c1 = min(q.quads, c0 + q.chunk);
+  let tr = BM / (4u * QM);
+  let tc = BN / (4u * QN);
+  let tm = lid / tc;
+  let tn = lid % tc;
+  let tt0 = n0 / 3u; // column triples that overlap the tile
+  let units = 3u * ((min(n0 + BN, jdim) - 1u) / 3u - tt0 + 1u);
 
-  // B gathering: column group g (4 consecutive j), rows r0 .. r0 + rpt - 1 of every slice.
-  let rpt = 16u * BK / BM;
-  let g = lid % (BN / 4u);
-  let r0 = (lid / (BN / 4u)) * rpt;
-  let cols = columns_w(n0 + 4u * g);
-
-  let tn = lid % (BN / 8u);
-  let tm = lid / (BN / 8u);
-
-  for (var k0 = v0; k0 < v1; k0 += BK) {
-    // A slice: gy of 4 channels at one voxel per vec4; neighbouring invocations read neighbouring voxels
-    for (var u = lid; u < BK * BM / 4u; u += WG) {
-      let kk = u % BK;
-      let m = m0 + (u / BK) * 4u;
-      let n = k0 + kk;
-      let nb = n / ov;
-      let i = (nb * q.cout + m) * ov + (n - nb * ov);
-      let ok = n < v1;
-      As[kk * (BM / 4u) + u / BK] = vec4f(gy_at(i, m, ok), gy_at(i + ov, m + 1u, ok),
-                                          gy_at(i + 2u * ov, m + 2u, ok), gy_at(i + 3u * ov, m + 3u, ok));
+  for (var k0 = c0; k0 < c1; k0 += 3u) {
+    // the slice's 3 quads: (row, quad in row) of the first by division, the next two by stepping
+    let row0 = k0 / q.qw;
+    let p0 = vec2u(row0, k0 - row0 * q.qw);
+    let p1 = next_quad(p0);
+    let p2 = next_quad(p1);
+    let v0 = quad_w(p0, true);
+    let v1 = quad_w(p1, k0 + 1u < c1);
+    let v2 = quad_w(p2, k0 + 2u < c1);
+    // A slice: gy of channel m at the 4 voxels of quad kq
+    for (var u = lid; u < 3u * BM; u += WG) {
+      let kq = u % 3u;
+      let m = m0 + u / 3u;
+      let v = pick_quad(kq, v0, v1, v2);
+      let i = v.gy + m * ov;
+      let n = select(0u, v.nx, m < q.cout);
+      As[kq * BM + u / 3u] = vec4f(select(0.0, ggy[i], n > 0u), select(0.0, ggy[i + 1u], n > 1u),
+                                   select(0.0, ggy[i + 2u], n > 2u), select(0.0, ggy[i + 3u], n > 3u));
     }
-    // B slice: 4 columns x rpt consecutive voxels, four rows per iteration
-    let n = k0 + r0;
-    let nb = n / ov;
-    var r = n - nb * ov;
-    let oz = r / ohw;
-    r -= oz * ohw;
-    let oy = r / q.ow;
-    var v = vec4u(r - oy * q.ow, oy, oz, nb);
-    for (var i = 0u; i < rpt; i += 4u) {
-      let kk = r0 + i;
-      gather_row_w(kk, k0 + kk < v1, v, g, cols);
-      v = next_voxel(v);
-      gather_row_w(kk + 1u, k0 + kk + 1u < v1, v, g, cols);
-      v = next_voxel(v);
-      gather_row_w(kk + 2u, k0 + kk + 2u < v1, v, g, cols);
-      v = next_voxel(v);
-      gather_row_w(kk + 3u, k0 + kk + 3u < v1, v, g, cols);
-      v = next_voxel(v);
+    // B slice: column triples x quads
+    for (var u = lid; u < units; u += WG) {
+      let kq = u % 3u;
+      let v = pick_quad(kq, v0, v1, v2);
+      gather_triple_w(kq, tt0 + u / 3u, n0, jdim, v);
     }
-    multiply_slice(tm, tn);
+    workgroupBarrier();
+    multiply_step_w(0u, tm, tn);
+    multiply_step_w(1u, tm, tn);
+    multiply_step_w(2u, tm, tn);
+    workgroupBarrier();
   }
 
-  let j0 = n0 + 4u * tn;
-  let j1 = j0 + BN / 2u;
-  let ma = m0 + 4u * tm;
-  let mb = ma + BM / 2u;
   let row = s * q.cout * jdim;
-  store_partial(ma, row + ma * jdim, c0, d0, j0, j1, jdim);
-  store_partial(ma + 1u, row + (ma + 1u) * jdim, c1, d1, j0, j1, jdim);
-  store_partial(ma + 2u, row + (ma + 2u) * jdim, c2, d2, j0, j1, jdim);
-  store_partial(ma + 3u, row + (ma + 3u) * jdim, c3, d3, j0, j1, jdim);
-  store_partial(mb, row + mb * jdim, c4, d4, j0, j1, jdim);
-  store_partial(mb + 1u, row + (mb + 1u) * jdim, c5, d5, j0, j1, jdim);
-  store_partial(mb + 2u, row + (mb + 2u) * jdim, c6, d6, j0, j1, jdim);
-  store_partial(mb + 3u, row + (mb + 3u) * jdim, c7, d7, j0, j1, jdim);
+  let m1 = m0 + 4u * tm;
+  let j0 = n0 + 4u * tn;
+  store_partial(m1, a00, j0, row, jdim);
+  store_partial(m1, a01, j0 + 4u * tc, row, jdim);
+  store_partial(m1 + 4u * tr, a10, j0, row, jdim);
+  store_partial(m1 + 4u * tr, a11, j0 + 4u * tc, row, jdim);
+  if (QN == 4u) {
+    store_partial(m1, a02, j0 + 8u * tc, row, jdim);
+    store_partial(m1, a03, j0 + 12u * tc, row, jdim);
+    store_partial(m1 + 4u * tr, a12, j0 + 8u * tc, row, jdim);
+    store_partial(m1 + 4u * tr, a13, j0 + 12u * tc, row, jdim);
+  }
+  if (QM == 4u) {
+    store_partial(m1 + 8u * tr, a20, j0, row, jdim);
+    store_partial(m1 + 8u * tr, a21, j0 + 4u * tc, row, jdim);
+    store_partial(m1 + 12u * tr, a30, j0, row, jdim);
+    store_partial(m1 + 12u * tr, a31, j0 + 4u * tc, row, jdim);
+    if (QN == 4u) {
+      store_partial(m1 + 8u * tr, a22, j0 + 8u * tc, row, jdim);
+      store_partial(m1 + 8u * tr, a23, j0 + 12u * tc, row, jdim);
+      store_partial(m1 + 12u * tr, a32, j0 + 8u * tc, row, jdim);
+      store_partial(m1 + 12u * tr, a33, j0 + 12u * tc, row, jdim);
+    }
+  }
 }
 
 // --- sum_partials: out[i] = sum over chunks s of partial[s * count + i] ---

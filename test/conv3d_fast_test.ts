@@ -1,13 +1,27 @@
+/**
+ * The fast convolution kernels (src/ops/conv3d_fast.ts) against float64 references, on poisoned
+ * outputs: awkward shapes for every function and kernel, both invocation blockings (the CPU one with
+ * 4 x 4 quads, the GPU one with 2 x 2), a weight gradient over more voxels than one invocation could
+ * loop over, a forward whose K loop is longer than the software driver's cut-off, and shape errors.
+ *
+ * Tilings are pinned where they can be: every distinct tiling is a pipeline that lavapipe compiles in
+ * seconds (the 4 x 4 one in about five), and the test must start cold in under a minute.
+ */
 import assert from "node:assert/strict";
 import { assertClose, randomData, setupGpu } from "./_helpers.ts";
 import { conv3dRef, conv3dWeightGradRef, type ConvDims, convOut } from "./ref/conv.ts";
-import { conv3dForwardFast, conv3dInputGradFast, conv3dWeightGradFast } from "../src/ops/conv3d_fast.ts";
+import {
+  conv3dForwardFast,
+  conv3dInputGradFast,
+  conv3dWeightGradFast,
+  type GemmTiles,
+} from "../src/ops/conv3d_fast.ts";
 import { Tensor } from "../src/tensor.ts";
 import { ShapeError } from "../src/gpu/errors.ts";
 
 await setupGpu();
 
-/** Input gradient of the convolution for an output gradient gy: gx[n,ci,i] = sum gy[n,co,o] w[co,ci,i-o+pad]. */
+/** Input gradient: gx[n,ci,i] = sum over co and taps of gy[n,co,o] * w[co,ci,i-o+pad]. */
 function conv3dInputGradRef(gy: Float64Array, w: Float64Array, s: ConvDims): Float64Array {
   const [od, oh, ow] = convOut(s);
   const { n, cin, cout, d, h, w: wd, k, pad } = s;
@@ -42,73 +56,130 @@ function conv3dInputGradRef(gy: Float64Array, w: Float64Array, s: ConvDims): Flo
   return gx;
 }
 
-/** Awkward shapes: sizes not multiples of any tile, C = 1 and 3, D != H != W, N = 1 and 2. */
+/** Sizes not multiples of any tile, C = 1 and 3, D != H != W, N = 1 and 2. */
 const SHAPES: Omit<ConvDims, "k" | "pad">[] = [
   { n: 1, cin: 1, cout: 3, d: 5, h: 6, w: 7 },
   { n: 2, cin: 3, cout: 17, d: 9, h: 4, w: 11 },
   { n: 2, cin: 20, cout: 5, d: 4, h: 5, w: 3 },
-  { n: 1, cin: 16, cout: 33, d: 6, h: 7, w: 5 },
 ];
 const KERNELS = [
   { k: 3, pad: 1, name: "k3 same" },
   { k: 3, pad: 0, name: "k3 valid" },
   { k: 1, pad: 0, name: "k1" },
 ];
+/** The CPU blocking with 2 invocation rows, the GPU one with 4 (the chooser's picks are tested below). */
+const TILINGS: { name: string; tiles: GemmTiles }[] = [
+  { name: "4x4 quads", tiles: { bm: 32, bn: 256, qm: 4, qn: 4 } },
+  { name: "2x2 quads", tiles: { bm: 32, bn: 64, qm: 2, qn: 2 } },
+];
 
-function cases(): { s: ConvDims; label: string }[] {
-  return KERNELS.flatMap(({ k, pad, name }) =>
-    SHAPES.map((sh) => ({
-      s: { ...sh, k, pad },
-      label: `${name} ${sh.n}x${sh.cin}->${sh.cout} ${sh.d}x${sh.h}x${sh.w}`,
-    }))
-  );
+/** Random input, weights, bias and output gradient for sizes s, with the float64 host copies. */
+function problem(s: ConvDims, seed: number) {
+  const [od, oh, ow] = convOut(s);
+  const xd = randomData(s.n * s.cin * s.d * s.h * s.w, seed);
+  const wd = randomData(s.cout * s.cin * s.k ** 3, seed + 1);
+  const bd = randomData(s.cout, seed + 2);
+  const gd = randomData(s.n * s.cout * od * oh * ow, seed + 3);
+  return {
+    xd,
+    wd,
+    bd,
+    gd,
+    x: Tensor.from(xd, [s.n, s.cin, s.d, s.h, s.w]),
+    w: Tensor.from(wd, [s.cout, s.cin, s.k, s.k, s.k]),
+    b: Tensor.from(bd, [s.cout]),
+    gy: Tensor.from(gd, [s.n, s.cout, od, oh, ow]),
+  };
+}
+
+type Problem = ReturnType<typeof problem>;
+
+/** Runs `gpuOp` and `ref` on every shape, kernel and tiling; prints the largest error per group. */
+async function sweep(
+  name: string,
+  gpuOp: (p: Problem, s: ConvDims, tiles: GemmTiles) => Tensor,
+  ref: (p: Problem, s: ConvDims) => Float64Array,
+): Promise<void> {
+  let seed = 1;
+  for (const { name: tname, tiles } of TILINGS) {
+    for (const { k, pad, name: kname } of KERNELS) {
+      let worst = 0;
+      for (const shape of SHAPES) {
+        const s = { ...shape, k, pad };
+        const p = problem(s, seed += 4);
+        const out = gpuOp(p, s, tiles);
+        const label = `${name} ${kname} ${s.n}x${s.cin}->${s.cout} ${s.d}x${s.h}x${s.w} (${tname})`;
+        worst = Math.max(worst, assertClose(await out.read(), ref(p, s), 1e-4, label));
+        for (const t of [p.x, p.w, p.b, p.gy, out]) t.dispose();
+      }
+      console.log(`error ${name} ${kname} (${tname}, ${SHAPES.length} shapes): ${worst.toExponential(1)}`);
+    }
+  }
 }
 
 Deno.test("conv3dForwardFast matches the float64 reference", async () => {
-  let seed = 1;
-  for (const { s, label } of cases()) {
-    const xd = randomData(s.n * s.cin * s.d * s.h * s.w, seed++);
-    const wdata = randomData(s.cout * s.cin * s.k ** 3, seed++);
-    const bd = randomData(s.cout, seed++);
-    const x = Tensor.from(xd, [s.n, s.cin, s.d, s.h, s.w]);
-    const w = Tensor.from(wdata, [s.cout, s.cin, s.k, s.k, s.k]);
-    const b = Tensor.from(bd, [s.cout]);
-    const y = conv3dForwardFast(x, w, b, s.pad);
-    const e = assertClose(await y.read(), conv3dRef(xd, wdata, bd, s), 1e-4, `forward ${label}`);
-    console.log(`error conv3dForwardFast ${label}: ${e.toExponential(1)}`);
-    for (const t of [x, w, b, y]) t.dispose();
-  }
+  await sweep(
+    "conv3dForwardFast",
+    (p, s, t) => conv3dForwardFast(p.x, p.w, p.b, s.pad, t),
+    (p, s) => conv3dRef(p.xd, p.wd, p.bd, s),
+  );
 });
 
 Deno.test("conv3dInputGradFast matches the float64 reference", async () => {
-  let seed = 100;
-  for (const { s, label } of cases()) {
-    const [od, oh, ow] = convOut(s);
-    const gd = randomData(s.n * s.cout * od * oh * ow, seed++);
-    const wdata = randomData(s.cout * s.cin * s.k ** 3, seed++);
-    const gy = Tensor.from(gd, [s.n, s.cout, od, oh, ow]);
-    const w = Tensor.from(wdata, [s.cout, s.cin, s.k, s.k, s.k]);
-    const gx = conv3dInputGradFast(gy, w, [s.n, s.cin, s.d, s.h, s.w], s.pad);
-    const e = assertClose(await gx.read(), conv3dInputGradRef(gd, wdata, s), 1e-4, `input grad ${label}`);
-    console.log(`error conv3dInputGradFast ${label}: ${e.toExponential(1)}`);
-    for (const t of [gy, w, gx]) t.dispose();
-  }
+  await sweep(
+    "conv3dInputGradFast",
+    (p, s, t) => conv3dInputGradFast(p.gy, p.w, p.x.shape, s.pad, t),
+    (p, s) => conv3dInputGradRef(p.gd, p.wd, s),
+  );
 });
 
-void assert;
-void ShapeError;
-
 Deno.test("conv3dWeightGradFast matches the float64 reference", async () => {
-  let seed = 200;
-  for (const { s, label } of cases()) {
-    const [od, oh, ow] = convOut(s);
-    const xd = randomData(s.n * s.cin * s.d * s.h * s.w, seed++);
-    const gd = randomData(s.n * s.cout * od * oh * ow, seed++);
-    const x = Tensor.from(xd, [s.n, s.cin, s.d, s.h, s.w]);
-    const gy = Tensor.from(gd, [s.n, s.cout, od, oh, ow]);
-    const gw = conv3dWeightGradFast(x, gy, s.k, s.pad);
-    const e = assertClose(await gw.read(), conv3dWeightGradRef(xd, gd, s), 1e-4, `weight grad ${label}`);
-    console.log(`error conv3dWeightGradFast ${label}: ${e.toExponential(1)}`);
-    for (const t of [x, gy, gw]) t.dispose();
-  }
+  await sweep(
+    "conv3dWeightGradFast",
+    (p, s, t) => conv3dWeightGradFast(p.x, p.gy, s.k, s.pad, t),
+    (p, s) => conv3dWeightGradRef(p.xd, p.gd, s),
+  );
+});
+
+Deno.test("the weight gradient splits a sum over 70818 voxels across workgroups", async () => {
+  // One invocation summing all voxels would loop 70818 times: past the 65535 iterations after which
+  // lavapipe silently stops a shader. The kernel sums chunks of ~1000 voxels and adds the chunks up.
+  const s = { n: 2, cin: 2, cout: 16, d: 29, h: 33, w: 37, k: 3, pad: 1 };
+  const p = problem(s, 1000);
+  const gw = conv3dWeightGradFast(p.x, p.gy, 3, 1); // the chooser's tiling
+  const e = assertClose(
+    await gw.read(),
+    conv3dWeightGradRef(p.xd, p.gd, s),
+    1e-4,
+    "weight grad 70818 voxels",
+  );
+  console.log(`error conv3dWeightGradFast k3 same 2x2->16 29x33x37: ${e.toExponential(1)}`);
+  for (const t of [p.x, p.w, p.b, p.gy, gw]) t.dispose();
+});
+
+Deno.test("a forward with K = 54000 (Cin = 2000) stays under the driver's loop cut-off", async () => {
+  // The K loop runs in slices of 12 with the steps written out: 4500 slices of a few iterations.
+  const s = { n: 1, cin: 2000, cout: 4, d: 3, h: 2, w: 17, k: 3, pad: 1 };
+  const p = problem(s, 2000);
+  const y = conv3dForwardFast(p.x, p.w, p.b, 1); // the chooser's tiling
+  const e = assertClose(await y.read(), conv3dRef(p.xd, p.wd, p.bd, s), 1e-4, "forward Cin 2000");
+  console.log(`error conv3dForwardFast k3 same 1x2000->4 3x2x17: ${e.toExponential(1)}`);
+  for (const t of [p.x, p.w, p.b, p.gy, y]) t.dispose();
+});
+
+Deno.test("shape errors are refused with a message naming the shapes", () => {
+  const x = Tensor.zeros([1, 3, 4, 5, 6]),
+    w = Tensor.zeros([2, 4, 3, 3, 3]),
+    w5 = Tensor.zeros([2, 3, 5, 5, 5]);
+  const gy = Tensor.zeros([1, 2, 4, 5, 6]);
+  const isShape = (re: RegExp) => (e: unknown) => e instanceof ShapeError && re.test(e.message);
+  assert.throws(() => conv3dForwardFast(x, w, null, 1), isShape(/\[2,4,3,3,3\].*\[1,3,4,5,6\]/));
+  assert.throws(() => conv3dForwardFast(x, w5, null, 2), isShape(/1x1x1 or 3x3x3/));
+  assert.throws(() => conv3dInputGradFast(gy, w, [1, 3, 4, 5, 6], 1), isShape(/\[1,2,4,5,6\]/));
+  assert.throws(() => conv3dWeightGradFast(x, gy, 3, 0), isShape(/\[1,2,4,5,6\].*\[1,3,4,5,6\]/));
+  assert.throws(
+    () => conv3dForwardFast(x, Tensor.zeros([2, 3, 3, 3, 3]), null, 1, { bm: 24, bn: 64, qm: 2, qn: 2 }),
+    isShape(/unsupported tiling/),
+  );
+  for (const t of [x, w, w5, gy]) t.dispose();
 });

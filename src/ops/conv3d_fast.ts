@@ -7,12 +7,54 @@ import { gpu } from "../gpu/runtime.ts";
 import { ShapeError } from "../gpu/errors.ts";
 import { Tensor } from "../tensor.ts";
 
-const SHADER = Deno.env.get("CONV_SHADER") ?? "conv3d_gemm.wgsl"; // TEMP
+const SHADER = "conv3d_gemm.wgsl";
 
-/** Workgroup tile of the GEMM: BM rows (channels, multiple of 16) x BN columns (multiple of 4). */
+/**
+ * Tiling of the GEMM kernels: a workgroup computes `bm` rows (channels) x `bn` columns (voxels, or
+ * weight columns in the weight gradient); each invocation `qm` x `qn` quads of 4 x 4 results (2 or 4
+ * each), so the workgroup has (bm / 4qm) x (bn / 4qn) invocations, with bm / 4qm in {1, 2, 4}.
+ */
 export interface GemmTiles {
   bm: number;
   bn: number;
+  qm: number;
+  qn: number;
+}
+
+/** Rows of A and B staged per step of the K loop (the shader's BK). */
+const BK = 12;
+
+/**
+ * The tiling for `rows` result rows and `cols` columns on the current adapter. A CPU adapter (lavapipe)
+ * runs invocations as SIMD lanes and pays a loop over the lanes for every memory access, so it gets 4 x 4
+ * quads per invocation (16 x 16 results; accumulators spill to the stack, which is cheap there); GPUs get
+ * 2 x 2 (8 x 8 results in registers). Row tiles follow the channel count (a 16-channel layer wastes
+ * nothing with bm = 16); column tiles are wide (16 invocations across) so that each gathered input value
+ * is reused by bm channels.
+ */
+export function chooseTiles(rows: number, cols: number): GemmTiles {
+  const g = gpu();
+  const cpu = g.isFallback;
+  const qm = cpu && rows > 8 ? 4 : 2;
+  const qn = cpu && cols > 64 ? 4 : 2;
+  let bm = 4 * qm;
+  while (bm < rows && bm < 16 * qm) bm *= 2;
+  // 16 invocations across (at least 8: each stages 3 bm / (4 tc) weights per K slice, and the K loop
+  // must stay short), 64 on a GPU when the channel tile is small
+  let bn = cols <= 64 ? 64 : 64 * qn;
+  if (!cpu && bm <= 16 && cols > 64) bn = 256;
+  const limit = g.device.limits.maxComputeWorkgroupStorageSize;
+  while ((bm + bn) * BK * 4 > limit && bn > 4 * qn) bn /= 2;
+  return { bm, bn, qm, qn };
+}
+
+/** Throws unless `t` is a tiling the kernels support on this adapter. */
+function checkTiles(op: string, t: GemmTiles): void {
+  const tr = t.bm / (4 * t.qm), tc = t.bn / (4 * t.qn);
+  const ok = (t.qm === 2 || t.qm === 4) && (t.qn === 2 || t.qn === 4) && [1, 2, 4].includes(tr) &&
+    Number.isInteger(tc) && tc >= 1 && tr * tc <= gpu().device.limits.maxComputeInvocationsPerWorkgroup &&
+    (t.bm + t.bn) * BK * 4 <= gpu().device.limits.maxComputeWorkgroupStorageSize;
+  if (!ok) throw new ShapeError(`${op}: unsupported tiling ${JSON.stringify(t)}`);
 }
 
 /** Sizes of one launch of the `conv` kernel: a GEMM of [rows] x [cin * k^3] by the gathered source. */
@@ -25,15 +67,10 @@ interface GemmLaunch {
   flip: boolean;
 }
 
-/**
- * The tile for `rows` output channels and `cols` output voxels. Row tiles follow the channel count (a
- * 16-channel layer wastes nothing with BM = 16); the column tile is wide, so that each gathered input
- * value is reused by BM channels and each weight by BN voxels.
- */
-export function chooseTiles(rows: number, _cols: number): GemmTiles {
-  const bm = rows <= 16 ? 16 : rows <= 32 ? 32 : 64;
-  const bn = 256;
-  return { bm, bn };
+/** Override constants and workgroup size of a tiling. */
+function tileConstants(t: GemmTiles, k: number): { constants: Record<string, number>; wg: number } {
+  const wg = (t.bm / (4 * t.qm)) * (t.bn / (4 * t.qn));
+  return { constants: { BM: t.bm, BN: t.bn, QM: t.qm, QN: t.qn, KS: k }, wg };
 }
 
 function launchConv(
@@ -41,25 +78,29 @@ function launchConv(
   srcBuf: GPUBuffer,
   wBuf: GPUBuffer,
   bBuf: GPUBuffer | null,
-  tiles = chooseTiles(s.rows, s.out[0] * s.out[2] * s.out[3] * s.out[4]),
+  tiles?: GemmTiles,
 ): Tensor {
   const out = Tensor.empty(s.out);
   const [n, , od, oh, ow] = s.out;
   const [, cin, d, h, w] = s.src;
-  const nvox = n * od * oh * ow;
-  const mtiles = Math.ceil(s.rows / tiles.bm);
-  const ntiles = Math.ceil(nvox / tiles.bn);
-  const wg = (tiles.bm * tiles.bn) / 64;
+  // voxels are handled in quads of 4 along a row (rows padded to a multiple of 4)
+  const qw = Math.ceil(ow / 4);
+  const quads = n * od * oh * qw;
+  const t = tiles ?? chooseTiles(s.rows, quads * 4);
+  checkTiles(s.flip ? "conv3dInputGradFast" : "conv3dForwardFast", t);
+  const mtiles = Math.ceil(s.rows / t.bm);
+  const ntiles = Math.ceil(quads / (t.bn / 4));
+  const { constants, wg } = tileConstants(t, s.k);
   gpu().run({
     shader: SHADER,
     entry: "conv",
-    params: [cin, d, h, w, s.rows, od, oh, ow, nvox, s.pad, mtiles, mtiles * ntiles, bBuf ? 1 : 0],
+    params: [cin, d, h, w, s.rows, od, oh, ow, quads, qw, s.pad, mtiles, mtiles * ntiles, bBuf ? 1 : 0],
     // without a bias the binding still needs a buffer: the weights stand in, unread
     inputs: [srcBuf, wBuf, bBuf ?? wBuf],
     outputs: [out.buffer],
     invocations: mtiles * ntiles * wg,
     workgroupSize: wg,
-    constants: { BM: tiles.bm, BN: tiles.bn, KS: s.k, FLIP: s.flip ? 1 : 0 },
+    constants: { ...constants, FLIP: s.flip ? 1 : 0 },
   });
   return out;
 }
@@ -155,8 +196,8 @@ export function conv3dInputGradFast(
   );
 }
 
-/** Voxels one weight-gradient workgroup sums by default (slices of 16: 64 steps of its K loop). */
-const CHUNK = 1024;
+/** Voxel quads one weight-gradient workgroup sums by default (a multiple of 3: 86 steps of its K loop). */
+const CHUNK = 258;
 /** Most chunks the partial sums may have: `sum_partials` loops this often at most. */
 const MAX_CHUNKS = 1024;
 
@@ -192,12 +233,15 @@ export function conv3dWeightGradFast(
   }
   const cols = cin * k ** 3;
   const t = tiles ?? chooseTiles(cout, cols);
-  const nvox = n * o[0] * o[1] * o[2];
-  const chunk = Math.max(CHUNK, Math.ceil(nvox / MAX_CHUNKS / 16) * 16);
-  const chunks = Math.ceil(nvox / chunk);
+  checkTiles(op, t);
+  // the voxels are reduced in quads of 4 along a row (rows padded to a multiple of 4)
+  const qw = Math.ceil(o[2] / 4);
+  const quads = n * o[0] * o[1] * qw;
+  const chunk = Math.max(CHUNK, Math.ceil(quads / MAX_CHUNKS / 3) * 3);
+  const chunks = Math.ceil(quads / chunk);
   const mtiles = Math.ceil(cout / t.bm);
   const ntiles = Math.ceil(cols / t.bn);
-  const wg = (t.bm * t.bn) / 64;
+  const { constants, wg } = tileConstants(t, k);
   const shape = [cout, cin, k, k, k];
   const out = Tensor.empty(shape);
   const partials = chunks > 1 ? Tensor.empty([chunks, out.size]) : out;
@@ -205,12 +249,12 @@ export function conv3dWeightGradFast(
   g.run({
     shader: SHADER,
     entry: "wgrad",
-    params: [cin, d, h, w, cout, ...o, nvox, pad, mtiles, ntiles, chunk, mtiles * ntiles * chunks],
+    params: [cin, d, h, w, cout, ...o, quads, qw, pad, mtiles, ntiles, chunk, mtiles * ntiles * chunks],
     inputs: [gy.buffer, x.buffer],
     outputs: [partials.buffer],
     invocations: mtiles * ntiles * chunks * wg,
     workgroupSize: wg,
-    constants: { BM: t.bm, BN: t.bn, KS: k },
+    constants,
   });
   if (partials !== out) {
     g.run({
