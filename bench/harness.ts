@@ -199,12 +199,15 @@ export async function measure(
     if (runner.measure) {
       times = await runner.measure(t.reps, budget, t.warmup);
       if (times.length < t.reps) addNote(row, `time budget reached after ${times.length} of ${t.reps} runs`);
-    } else if (first > budget) {
-      // one run already spent the budget: the correctness run is the measurement
+    } else if (first > budget && !(setupSuspected(first, estimateS) && first <= t.maxRunS * 1000)) {
+      // one run already spent the budget: the correctness run, set-up included, is the measurement
       times = [first];
       addNote(row, "one cold run (over the time budget)");
     } else {
-      for (let i = 1; i < t.warmup; i++) await runner.run();
+      // a first run far slower than the backend's throughput predicts was set-up (shader compilation):
+      // it served as the warm-up
+      if (first > budget) addNote(row, `the first run took ${fmtSeconds(first / 1000)} (set-up)`);
+      else for (let i = 1; i < t.warmup; i++) await runner.run();
       times = [];
       let spent = 0;
       while (times.length < t.reps && (times.length === 0 || spent < budget)) {
@@ -230,6 +233,11 @@ export async function measure(
     }
   }
   return row;
+}
+
+/** Whether a first run of `firstMs` was mostly set-up: no prediction, or twice the predicted time. */
+function setupSuspected(firstMs: number, estimateS: number | null): boolean {
+  return estimateS === null || firstMs > 2000 * estimateS;
 }
 
 function addNote(row: Row, note: string): void {
