@@ -29,6 +29,8 @@ Usage: deno task train --data DIR --out MODEL_DIR [options]
   --lr RATE           peak learning rate (decays polynomially to 0)
   --batch N           patches per iteration
   --validate-every N  validation Dice and checkpoint every N iterations
+  --class-weights W   paper (Roth et al.'s class weights, favouring recall) or uniform (plain
+                      cross-entropy, favouring precision); default: the preset's, per stage
   --labels SPEC       map the data's label ids to ours: "52:1,64:2,5:3,1:4,6:5,4:6,7:7"
                       (TotalSegmentator ids) or a JSON file {"52": 1, ...}; unlisted ids become 0
   --seed N            random seed (default 0): the same seed repeats a run exactly
@@ -62,6 +64,7 @@ async function main() {
       batch: { type: "string" },
       "validate-every": { type: "string" },
       labels: { type: "string" },
+      "class-weights": { type: "string" },
       seed: { type: "string", default: "0" },
       "no-augment": { type: "boolean", default: false },
       resume: { type: "boolean", default: false },
@@ -92,6 +95,10 @@ async function main() {
   if (!["auto", "bar", "lines", "off"].includes(mode)) {
     throw new UsageError(`--progress must be bar, lines or off, got "${mode}"`);
   }
+  const weights = values["class-weights"];
+  if (weights !== undefined && weights !== "paper" && weights !== "uniform") {
+    throw new UsageError(`--class-weights must be paper or uniform, got "${weights}"`);
+  }
   const remap = values.labels ? await loadLabelRemap(values.labels) : undefined;
 
   const gpu = await initGpu();
@@ -103,6 +110,7 @@ async function main() {
       batch: positiveInt("batch", values.batch),
       validateEvery: positiveInt("validate-every", values["validate-every"]),
       lr,
+      classWeights: weights,
     }).filter(([, v]) => v !== undefined),
   );
 

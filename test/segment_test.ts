@@ -27,6 +27,7 @@ const settings = {
   lr: 1e-2,
   validateEvery: 2,
   foregroundFraction: 1,
+  classWeights: "paper" as const,
 };
 const preset: CascadePreset = {
   name: "tiny",

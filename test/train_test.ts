@@ -24,8 +24,24 @@ const preset: CascadePreset = {
     { stage: 2, spacing: [3, 3, 3], patch: [16, 16, 16], unet, hu: HU, c2MarginMm: 9 },
   ],
   train: [
-    { iterations: 12, batch: 2, optimizer: "adam", lr: 1e-2, validateEvery: 6, foregroundFraction: 1 },
-    { iterations: 2, batch: 1, optimizer: "adam", lr: 1e-2, validateEvery: 2, foregroundFraction: 1 },
+    {
+      iterations: 12,
+      batch: 2,
+      optimizer: "adam",
+      lr: 1e-2,
+      validateEvery: 6,
+      foregroundFraction: 1,
+      classWeights: "paper",
+    },
+    {
+      iterations: 2,
+      batch: 1,
+      optimizer: "adam",
+      lr: 1e-2,
+      validateEvery: 2,
+      foregroundFraction: 1,
+      classWeights: "paper",
+    },
   ],
 };
 

@@ -20,6 +20,12 @@ export interface TrainSettings {
   validateEvery: number;
   /** Fraction of patches centred on an organ voxel (the rest anywhere in the candidate region). */
   foregroundFraction: number;
+  /**
+   * Class weights of the cross-entropy: `paper` (Roth et al., lambda_i = (1 - N_i / N_C) / (K - 1),
+   * which favours recall) or `uniform` (plain cross-entropy in the candidate region, which favours
+   * precision and converges in fewer iterations).
+   */
+  classWeights: "paper" | "uniform";
 }
 
 /** Both stages of a cascade and how to train them. */
@@ -46,6 +52,7 @@ export const PAPER_PRESET: CascadePreset = {
       lr: 0.01,
       validateEvery: 1000,
       foregroundFraction: 2 / 3,
+      classWeights: "paper",
     },
     {
       iterations: 50_000,
@@ -54,6 +61,7 @@ export const PAPER_PRESET: CascadePreset = {
       lr: 0.01,
       validateEvery: 1000,
       foregroundFraction: 2 / 3,
+      classWeights: "paper",
     },
   ],
 };
@@ -75,6 +83,7 @@ export const FAST_PRESET: CascadePreset = {
       lr: 2e-3,
       validateEvery: 100,
       foregroundFraction: 2 / 3,
+      classWeights: "paper",
     },
     {
       iterations: 800,
@@ -83,6 +92,9 @@ export const FAST_PRESET: CascadePreset = {
       lr: 2e-3,
       validateEvery: 100,
       foregroundFraction: 2 / 3,
+      // a small network with few iterations over-segments with the paper's weights: stage 2, whose
+      // candidate region is already small, uses plain cross-entropy for precision
+      classWeights: "uniform",
     },
   ],
 };

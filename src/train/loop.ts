@@ -156,7 +156,11 @@ export async function trainStage(o: StageTrainOptions): Promise<StageTrainResult
   let loop: LoopState = { iteration: 0, bestScore: -1, bestIteration: 0, seconds: 0 };
   let history: MetricRecord[] = [];
   let bestDice: LabelDice[] = [];
-  const classWeights = Tensor.from(volumeClassWeights(o.train, spec.unet.classes), [spec.unet.classes]);
+  const k = spec.unet.classes;
+  const classWeights = Tensor.from(
+    settings.classWeights === "uniform" ? new Float32Array(k).fill(1) : volumeClassWeights(o.train, k),
+    [k],
+  );
   untrack(classWeights);
   try {
     if (exists) {
