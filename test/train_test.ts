@@ -123,3 +123,16 @@ Deno.test("the paper's class weights are counted over the candidate regions of t
   const expected = [2, 3, 1, 0].map((n) => (1 - n / 6) / 3);
   w.forEach((x, i) => assert.ok(Math.abs(x - expected[i]) < 1e-7, `class ${i}: ${x} vs ${expected[i]}`));
 });
+
+Deno.test("a loss that turns NaN or infinite stops training with a clear message and saves no model", async () => {
+  const out = await Deno.makeTempDir();
+  const overrides = { optimizer: "sgd" as const, lr: 1e38, iterations: 6, validateEvery: 6 };
+  await assert.rejects(
+    () =>
+      trainCascade({ dataDir: data, outDir: out, preset, stages: [1], resume: false, seed: 3, overrides }),
+    (e) =>
+      e instanceof TrainingError &&
+      /the loss became (NaN|Infinity|-Infinity) at iteration \d/.test(e.message),
+  );
+  await assert.rejects(() => Deno.stat(stageFiles(out, 1).model), Deno.errors.NotFound);
+});
