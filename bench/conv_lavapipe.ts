@@ -5,8 +5,9 @@
  * the process's CPU time per run and the GFLOP/s it implies with all cores busy: on a shared machine the
  * wall time depends on the neighbours, the CPU time much less. Findings: bench/NOTES-conv.md.
  *
- *   deno run -A bench/conv_lavapipe.ts [--reps 5] [--only fwd,igrad,wgrad,ref]
+ *   deno run -A bench/conv_lavapipe.ts [--reps 5] [--only ref,fwd,igrad,wgrad]
  *     [--bm 16 --bn 256 --qm 4 --qn 4]   (a tiling instead of the chooser's)
+ *     [--shapes "1,16,16,32,3,1;1,32,32,16,3,0"]   (n, cin, cout, size, k, pad per row)
  */
 import { initGpu } from "../src/gpu/runtime.ts";
 import { Tensor } from "../src/tensor.ts";
@@ -16,7 +17,7 @@ import {
   conv3dWeightGradFast,
   type GemmTiles,
 } from "../src/ops/conv3d_fast.ts";
-import { conv3d } from "../src/ops/conv3d.ts";
+import { conv3d, convKernels } from "../src/ops/conv3d.ts";
 
 const args = Deno.args;
 const opt = (name: string, dflt: string) => {
@@ -38,12 +39,10 @@ const g = await initGpu();
 const cores = navigator.hardwareConcurrency;
 console.log(`adapter: ${g.adapterName}`);
 
-/** [n, cin, cout, size, k, pad] */
-const SHAPES: [number, number, number, number, number, number][] = [
-  [1, 16, 16, 32, 3, 1],
-  [1, 32, 32, 16, 3, 1],
-  [1, 1, 16, 32, 3, 1],
-];
+/** [n, cin, cout, size, k, pad]: the U-Net layer shapes of the task, or `--shapes "1,16,16,32,3,1;..."`. */
+const SHAPES: number[][] = args.includes("--shapes")
+  ? opt("shapes", "").split(";").map((r) => r.split(",").map(Number))
+  : [[1, 16, 16, 32, 3, 1], [1, 32, 32, 16, 3, 1], [1, 1, 16, 32, 3, 1]];
 
 /** Busy fraction of all CPUs over `ms` milliseconds (from /proc/stat; 0 where unreadable). */
 async function busy(ms: number): Promise<number> {
@@ -118,10 +117,10 @@ for (const [n, cin, cout, s, k, pad] of SHAPES) {
       } GFLOP/s  (cpu ${cpu.toFixed(0).padStart(4)} ms: ${(flop / (cpu / cores) / 1e6).toFixed(2)} GFLOP/s)`,
     );
   if (only.includes("ref")) {
-    report(
-      "reference",
-      await time(() => conv3d(x, w, b, { padding: pad ? "same" : "valid" })),
-    );
+    // the reference module's one-output-per-invocation kernel (conv3d calls the fast one by default)
+    convKernels.implementation = "direct";
+    report("direct", await time(() => conv3d(x, w, b, { padding: pad ? "same" : "valid" })));
+    convKernels.implementation = "tiled";
   }
   if (only.includes("fwd")) report("forward", await time(() => conv3dForwardFast(x, w, b, pad, tiles)));
   if (only.includes("igrad")) {

@@ -69,47 +69,50 @@ fn outer(a: vec4f, b: vec4f) -> mat4x4f {
   return mat4x4f(a.x * b, a.y * b, a.z * b, a.w * b);
 }
 
-// One step kk of a slice: the invocation's channel quads of A times its column quads of B.
-fn multiply_step(kk: u32, tm: u32, tn: u32) {
+// One step kk of a slice: the invocation's channel quads of A (read from the staged slice) times its
+// column quads y0 .. y3 (y2, y3 unused when QN = 2).
+fn multiply_regs(kk: u32, tm: u32, y0: vec4f, y1: vec4f, y2: vec4f, y3: vec4f) {
   let tr = BM / (4u * QM);
-  let tc = BN / (4u * QN);
   let ar = kk * (BM / 4u) + tm;
-  let br = kk * (BN / 4u) + tn;
   let x0 = As[ar];
   let x1 = As[ar + tr];
-  let y0 = Bs[br];
-  let y1 = Bs[br + tc];
   a00 += outer(x0, y0);
   a01 += outer(x0, y1);
   a10 += outer(x1, y0);
   a11 += outer(x1, y1);
   if (QN == 4u) {
-    let y2 = Bs[br + 2u * tc];
-    let y3 = Bs[br + 3u * tc];
     a02 += outer(x0, y2);
     a03 += outer(x0, y3);
     a12 += outer(x1, y2);
     a13 += outer(x1, y3);
-    if (QM == 4u) {
-      let x2 = As[ar + 2u * tr];
-      let x3 = As[ar + 3u * tr];
-      a20 += outer(x2, y0);
-      a21 += outer(x2, y1);
-      a22 += outer(x2, y2);
-      a23 += outer(x2, y3);
-      a30 += outer(x3, y0);
-      a31 += outer(x3, y1);
-      a32 += outer(x3, y2);
-      a33 += outer(x3, y3);
-    }
-  } else if (QM == 4u) {
+  }
+  if (QM == 4u) {
     let x2 = As[ar + 2u * tr];
     let x3 = As[ar + 3u * tr];
     a20 += outer(x2, y0);
     a21 += outer(x2, y1);
     a30 += outer(x3, y0);
     a31 += outer(x3, y1);
+    if (QN == 4u) {
+      a22 += outer(x2, y2);
+      a23 += outer(x2, y3);
+      a32 += outer(x3, y2);
+      a33 += outer(x3, y3);
+    }
   }
+}
+
+// One step kk of a slice with both operands staged.
+fn multiply_step(kk: u32, tm: u32, tn: u32) {
+  let tc = BN / (4u * QN);
+  let br = kk * (BN / 4u) + tn;
+  var y2 = vec4f();
+  var y3 = vec4f();
+  if (QN == 4u) {
+    y2 = Bs[br + 2u * tc];
+    y3 = Bs[br + 3u * tc];
+  }
+  multiply_regs(kk, tm, Bs[br], Bs[br + tc], y2, y3);
 }
 
 // Waits for the staged slices, accumulates the invocation's block over them (the BK = 12 steps written
@@ -219,12 +222,11 @@ fn src_at(i: u32, ok: bool) -> f32 {
   return select(0.0, src[i], ok);
 }
 
-// Stages rows kk .. kk+2 (k = k0 + kk .. , kk a multiple of 3) of the B slice for voxel quad q at
-// column group g. KS = 3: the rows are taps kx = 0, 1, 2 of one (c, kz, ky), which read src at
-// x0 - pad + 0 .. 5: 6 loads for 12 entries. KS = 1: the rows are channels k, k + 1, k + 2.
-fn gather_triple(kk: u32, k: u32, g: u32, q: Quad, kdim: u32) {
+// Rows k, k+1, k+2 (k a multiple of 3) of B for voxel quad q, one per column. KS = 3: the rows are
+// taps kx = 0, 1, 2 of one (c, kz, ky), which read src at x0 - pad + 0 .. 5: 6 loads for 12 entries.
+// KS = 1: the rows are channels k, k + 1, k + 2.
+fn triple_at(k: u32, q: Quad, kdim: u32) -> mat3x4f {
   let hw = p.h * p.w;
-  let i = kk * (BN / 4u) + g;
   if (KS == 3u) {
     let tri = k / 3u; // c * 9 + kz * 3 + ky
     let c = tri / 9u;
@@ -238,17 +240,44 @@ fn gather_triple(kk: u32, k: u32, g: u32, q: Quad, kdim: u32) {
     let s3 = src_at(at + 3u, (m & 8u) != 0u);
     let s4 = src_at(at + 4u, (m & 16u) != 0u);
     let s5 = src_at(at + 5u, (m & 32u) != 0u);
-    Bs[i] = vec4f(s0, s1, s2, s3);
-    Bs[i + BN / 4u] = vec4f(s1, s2, s3, s4);
-    Bs[i + BN / 2u] = vec4f(s2, s3, s4, s5);
-  } else {
-    for (var r = 0u; r < 3u; r++) {
-      let at = q.base + (k + r) * p.d * hw;
-      let m = select(0u, q.xm, k + r < kdim && q.zy != 0u);
-      Bs[i + r * (BN / 4u)] = vec4f(src_at(at, (m & 1u) != 0u), src_at(at + 1u, (m & 2u) != 0u),
-                                    src_at(at + 2u, (m & 4u) != 0u), src_at(at + 3u, (m & 8u) != 0u));
-    }
+    return mat3x4f(vec4f(s0, s1, s2, s3), vec4f(s1, s2, s3, s4), vec4f(s2, s3, s4, s5));
   }
+  return mat3x4f(channel_at(k, q, kdim), channel_at(k + 1u, q, kdim), channel_at(k + 2u, q, kdim));
+}
+
+// Row c of B (KS = 1: channel c) for voxel quad q.
+fn channel_at(c: u32, q: Quad, kdim: u32) -> vec4f {
+  let at = q.base + c * p.d * p.h * p.w;
+  let m = select(0u, q.xm, c < kdim && q.zy != 0u);
+  return vec4f(src_at(at, (m & 1u) != 0u), src_at(at + 1u, (m & 2u) != 0u), src_at(at + 2u, (m & 4u) != 0u),
+               src_at(at + 3u, (m & 8u) != 0u));
+}
+
+// Stages rows kk .. kk+2 (k = k0 + kk) of the B slice for voxel quad q at column group g.
+fn gather_triple(kk: u32, k: u32, g: u32, q: Quad, kdim: u32) {
+  let t = triple_at(k, q, kdim);
+  let i = kk * (BN / 4u) + g;
+  Bs[i] = t[0];
+  Bs[i + BN / 4u] = t[1];
+  Bs[i + BN / 2u] = t[2];
+}
+
+// With a single invocation row (TR = 1) no other invocation reads this one's B values, so staging them
+// would only add a store and a load per value: the triple u of the slice goes from src to registers
+// and through its three steps.
+fn multiply_triple(u: u32, k0: u32, tm: u32, q0: Quad, q1: Quad, q2: Quad, q3: Quad, kdim: u32) {
+  let kk = 3u * u;
+  let t0 = triple_at(k0 + kk, q0, kdim);
+  let t1 = triple_at(k0 + kk, q1, kdim);
+  var t2 = mat3x4f();
+  var t3 = mat3x4f();
+  if (QN == 4u) {
+    t2 = triple_at(k0 + kk, q2, kdim);
+    t3 = triple_at(k0 + kk, q3, kdim);
+  }
+  multiply_regs(kk, tm, t0[0], t1[0], t2[0], t3[0]);
+  multiply_regs(kk + 1u, tm, t0[1], t1[1], t2[1], t3[1]);
+  multiply_regs(kk + 2u, tm, t0[2], t1[2], t2[2], t3[2]);
 }
 
 // Writes channel m of quad q (skipped past cout).
@@ -298,16 +327,25 @@ fn conv(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 
   for (var k0 = 0u; k0 < kdim; k0 += BK) {
     stage_a(lid, m0, k0, kdim);
-    for (var u = tm * tpt; u < (tm + 1u) * tpt; u++) {
-      let kk = 3u * u;
-      gather_triple(kk, k0 + kk, tn, q0, kdim);
-      gather_triple(kk, k0 + kk, tn + tc, q1, kdim);
-      if (QN == 4u) {
-        gather_triple(kk, k0 + kk, tn + 2u * tc, q2, kdim);
-        gather_triple(kk, k0 + kk, tn + 3u * tc, q3, kdim);
+    if (tr == 1u) {
+      workgroupBarrier();
+      multiply_triple(0u, k0, tm, q0, q1, q2, q3, kdim);
+      multiply_triple(1u, k0, tm, q0, q1, q2, q3, kdim);
+      multiply_triple(2u, k0, tm, q0, q1, q2, q3, kdim);
+      multiply_triple(3u, k0, tm, q0, q1, q2, q3, kdim);
+      workgroupBarrier();
+    } else {
+      for (var u = tm * tpt; u < (tm + 1u) * tpt; u++) {
+        let kk = 3u * u;
+        gather_triple(kk, k0 + kk, tn, q0, kdim);
+        gather_triple(kk, k0 + kk, tn + tc, q1, kdim);
+        if (QN == 4u) {
+          gather_triple(kk, k0 + kk, tn + 2u * tc, q2, kdim);
+          gather_triple(kk, k0 + kk, tn + 3u * tc, q3, kdim);
+        }
       }
+      multiply_slice(tm, tn);
     }
-    multiply_slice(tm, tn);
   }
 
   let ov = p.od * p.oh * p.ow;
