@@ -24,7 +24,9 @@
 // Voxels come in quads of 4 along an output row (rows padded to a multiple of 4: the padding is
 // computed, masked and never stored), and the taps of a kernel row in triples (c, kz, ky, kx = 0..2):
 // the 12 entries of a triple and a quad read only 6 input values. Each invocation gathers the B
-// quads it multiplies, so their coordinates and padding masks are computed once, before the K loop.
+// quads it multiplies, so their coordinates and padding masks are computed once, before the K loop;
+// with a single invocation row (TR = 1, the CPU tiling) it gathers them straight into registers, as
+// no other invocation needs them.
 //
 // Loop iterations per invocation (lavapipe silently stops a shader after 65535): conv, ceil(Cin *
 // KS^3 / 12) slices of at most 11 (Cin = 2000, KS = 3: 4500 slices); wgrad, `chunk` / 3 slices of at
@@ -314,7 +316,7 @@ fn conv(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
   let tm = lid / tc;
   let tn = lid % tc;
 
-  // the invocation's voxel quads, gathered for triples tm * tpt .. of every slice
+  // the invocation's voxel quads, gathered for triples tm * tpt .. of every slice (TR > 1)
   let q0 = quad_at(g0 + tn);
   let q1 = quad_at(g0 + tn + tc);
   var q2 = Quad(0u, 0u, 0u, 0u, 0u);
