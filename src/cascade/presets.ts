@@ -35,7 +35,11 @@ export interface CascadePreset {
   train: [TrainSettings, TrainSettings];
 }
 
-const HU = { min: -1000, max: 1000 };
+/**
+ * An abdominal soft-tissue window: organs differ by tens of HU, which a [-1000, 1000] window would
+ * squeeze into a few hundredths of the network's input range.
+ */
+const HU = { min: -200, max: 300 };
 
 /** The paper's configuration (needs a real GPU: about 527 GFLOP per forward tile). */
 export const PAPER_PRESET: CascadePreset = {
