@@ -9,7 +9,7 @@ import { blendWeights, planTiles } from "./tiles.ts";
 import { noGrad } from "../autograd.ts";
 import { softmax } from "../ops/softmax.ts";
 import { Tensor, tidy } from "../tensor.ts";
-import { type Box, boxSize, extractBox } from "../volume/bbox.ts";
+import { boundingBox, type Box, boxSize, extractBox } from "../volume/bbox.ts";
 import type { Vec3 } from "../volume/types.ts";
 
 /** What inference needs of a network: logits [N, classes, ...] for an input [N, 1, D, H, W]. */
@@ -129,4 +129,24 @@ function accumulate(
       }
     }
   }
+}
+
+/**
+ * Labels inside a candidate region (C1 or C2) of a normalised image: the sliding windows cover the
+ * region's bounding box, and every voxel outside the region is background.
+ */
+export async function predictInside(
+  model: Segmenter,
+  spec: StageSpec,
+  image: Float32Array,
+  dims: Vec3,
+  candidate: Uint8Array,
+  opts: PredictOptions = {},
+): Promise<Uint8Array> {
+  const box = boundingBox(candidate, dims);
+  const labels = box
+    ? await predictRegion(model, spec, image, dims, box, opts)
+    : new Uint8Array(candidate.length);
+  for (let i = 0; i < labels.length; i++) if (!candidate[i]) labels[i] = 0;
+  return labels;
 }

@@ -3,10 +3,9 @@
  * inside the body mask C1, C2 = the dilated stage-1 organs, stage 2 at the fine spacing over C2's
  * bounding box (background outside C2), and the labels carried back onto the input's own grid.
  */
-import { predictRegion, type Segmenter } from "./infer.ts";
+import { predictInside, type Segmenter } from "./infer.ts";
 import { candidateC1, candidateC2, stageGridHu, stageVolume } from "./prepare.ts";
 import type { StageSpec } from "./stage.ts";
-import { boundingBox } from "../volume/bbox.ts";
 import { makeVolume } from "../volume/grid.ts";
 import { fromCanonical, toCanonical } from "../volume/orientation.ts";
 import { resampleToGrid } from "../volume/resample.ts";
@@ -38,16 +37,11 @@ export async function stage1Labels(
   opts: InferenceOptions = {},
 ): Promise<Volume<Uint8Array>> {
   const hu = await stageGridHu(ct, stage1.spec);
-  const c1 = candidateC1(hu);
   const v = stageVolume(hu, stage1.spec);
-  const box = boundingBox(c1, v.dims);
-  const labels = box
-    ? await predictRegion(stage1.model, stage1.spec, v.image, v.dims, box, {
-      overlap: opts.overlap,
-      onTile: (d, t) => opts.onTile?.(1, d, t),
-    })
-    : new Uint8Array(c1.length);
-  for (let i = 0; i < labels.length; i++) if (!c1[i]) labels[i] = 0;
+  const labels = await predictInside(stage1.model, stage1.spec, v.image, v.dims, candidateC1(hu), {
+    overlap: opts.overlap,
+    onTile: (d, t) => opts.onTile?.(1, d, t),
+  });
   return makeVolume(labels, hu.dims, hu.affine);
 }
 
@@ -59,16 +53,12 @@ export async function stage2Labels(
   opts: InferenceOptions = {},
 ): Promise<Volume<Uint8Array>> {
   const hu = await stageGridHu(ct, stage2.spec);
-  const c2 = candidateC2(s1, hu, stage2.spec.c2MarginMm ?? 0);
   const v = stageVolume(hu, stage2.spec);
-  const box = boundingBox(c2, v.dims);
-  const labels = box
-    ? await predictRegion(stage2.model, stage2.spec, v.image, v.dims, box, {
-      overlap: opts.overlap,
-      onTile: (d, t) => opts.onTile?.(2, d, t),
-    })
-    : new Uint8Array(c2.length);
-  for (let i = 0; i < labels.length; i++) if (!c2[i]) labels[i] = 0;
+  const c2 = candidateC2(s1, hu, stage2.spec.c2MarginMm ?? 0);
+  const labels = await predictInside(stage2.model, stage2.spec, v.image, v.dims, c2, {
+    overlap: opts.overlap,
+    onTile: (d, t) => opts.onTile?.(2, d, t),
+  });
   return makeVolume(labels, hu.dims, hu.affine);
 }
 

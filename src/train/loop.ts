@@ -16,10 +16,9 @@ import { weightedCrossEntropy } from "../ops/loss.ts";
 import { Tensor, tidy, untrack } from "../tensor.ts";
 import { Rng } from "../util/random.ts";
 import { writeFileAtomic } from "../util/atomic.ts";
-import { predictRegion } from "../cascade/infer.ts";
+import { predictInside } from "../cascade/infer.ts";
 import type { StageSpec } from "../cascade/stage.ts";
 import type { TrainSettings } from "../cascade/presets.ts";
-import { boundingBox } from "../volume/bbox.ts";
 import { LABEL_NAMES } from "../volume/labels.ts";
 import { dicePerLabel, type LabelDice, meanDice } from "./dice.ts";
 import { type Patch, samplePatch, type TrainingVolume } from "./sampler.ts";
@@ -97,12 +96,7 @@ export async function validate(
 ): Promise<LabelDice[]> {
   const predicted: Uint8Array[] = [], reference: Uint8Array[] = [];
   for (const v of volumes) {
-    const region = boundingBox(v.candidate, v.dims);
-    const labels = region
-      ? await predictRegion(model, spec, v.image, v.dims, region)
-      : new Uint8Array(v.labels.length);
-    for (let i = 0; i < labels.length; i++) if (!v.candidate[i]) labels[i] = 0;
-    predicted.push(labels);
+    predicted.push(await predictInside(model, spec, v.image, v.dims, v.candidate));
     reference.push(v.labels);
   }
   const join = (parts: Uint8Array[]) => {
