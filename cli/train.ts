@@ -137,8 +137,14 @@ async function main() {
     signal: stop.signal,
     onStatus: (m) => console.log(m),
     onIteration: (stage, it, total, loss, rate) => {
-      bar ??= new Progress(`stage ${stage}`, total, { mode: progressMode });
-      if (bar.count < it - 1) bar.tick(it - 1 - bar.count); // resumed: start where the run stands
+      // a resumed run counts (and times) only the iterations it still has to do
+      bar ??= new Progress(
+        it > 1 ? `stage ${stage} (from iteration ${it - 1})` : `stage ${stage}`,
+        total - it + 1,
+        {
+          mode: progressMode,
+        },
+      );
       bar.tick(1, `loss ${loss.toFixed(4)} lr ${rate.toExponential(1)}`);
       if (it === total) {
         bar.done();
