@@ -60,8 +60,8 @@ export async function loadStage1(outDir: string): Promise<Stage1> {
 
 /** Trains the requested stages in order; returns one result per stage. */
 export async function trainCascade(o: CascadeTrainOptions): Promise<StageTrainResult[]> {
+  const cases = await listCases(o.dataDir); // bad data fails before anything is created
   await Deno.mkdir(o.outDir, { recursive: true });
-  const cases = await listCases(o.dataDir);
   const split = splitCases(cases);
   const results: StageTrainResult[] = [];
   for (const stage of [...o.stages].sort()) {
