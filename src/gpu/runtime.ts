@@ -70,6 +70,7 @@ export class Gpu {
   #paramData = new ArrayBuffer(MAX_BATCH * PARAM_SLOT);
   #errors: GpuError[] = [];
   #lost: string | null = null;
+  #profile: Profile | null = null;
 
   constructor(
     readonly device: GPUDevice,
@@ -181,7 +182,9 @@ export class Gpu {
       entries.push({ binding: k + 1, resource: { buffer, size: Math.min(buffer.size, this.maxBinding) } })
     );
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
-    const pass = this.#computePass();
+    const pass = this.#profile
+      ? this.#timedPass(`${d.shader.replace(/\.wgsl$/, "")}:${d.entry}`)
+      : this.#computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     const [x, y] = splitGrid(
@@ -189,6 +192,7 @@ export class Gpu {
       this.device.limits.maxComputeWorkgroupsPerDimension,
     );
     pass.dispatchWorkgroups(x, y);
+    if (this.#profile) this.#endPass();
     this.#count++;
   }
 
@@ -207,7 +211,9 @@ export class Gpu {
     if (this.#count) {
       this.device.queue.writeBuffer(this.#params, 0, this.#paramData, 0, this.#count * PARAM_SLOT);
     }
+    const timings = this.#resolveTimings();
     this.device.queue.submit([this.#encoder.finish()]);
+    timings?.();
     this.#encoder = null;
     this.#count = 0;
     this.#throwPending();
@@ -235,6 +241,90 @@ export class Gpu {
     } finally {
       this.pool.release(staging);
     }
+  }
+
+  /**
+   * Starts timing every kernel launch on the device with timestamp queries (a pass per launch, so
+   * slower than a normal run: for finding where the time goes, not for benchmarks). Needs an adapter
+   * with the "timestamp-query" feature; `profiling` says whether it is on.
+   */
+  startProfile(): void {
+    if (!this.device.features.has("timestamp-query")) {
+      throw new GpuError("this adapter cannot time kernels (no timestamp-query feature)");
+    }
+    this.flush();
+    this.#profile = { query: null, labels: [], pending: [], totals: new Map() };
+  }
+
+  /** Whether `startProfile` is in effect. */
+  get profiling(): boolean {
+    return this.#profile !== null;
+  }
+
+  /** Stops timing; returns device milliseconds and launches per `shader:entry`, slowest first. */
+  async stopProfile(): Promise<{ kernel: string; launches: number; ms: number }[]> {
+    const p = this.#profile;
+    if (!p) return [];
+    await this.sync();
+    await Promise.all(p.pending);
+    this.#profile = null;
+    return [...p.totals].map(([kernel, t]) => ({ kernel, launches: t.launches, ms: t.ns / 1e6 }))
+      .sort((a, b) => b.ms - a.ms);
+  }
+
+  /** A new compute pass that writes the begin and end timestamps of the launch `label`. */
+  #timedPass(label: string): GPUComputePassEncoder {
+    const p = this.#profile!;
+    this.#endPass();
+    this.#encoder ??= this.device.createCommandEncoder();
+    p.query ??= this.device.createQuerySet({ type: "timestamp", count: 2 * MAX_BATCH });
+    const i = p.labels.push(label) - 1;
+    return this.#pass = this.#encoder.beginComputePass({
+      timestampWrites: {
+        querySet: p.query,
+        beginningOfPassWriteIndex: 2 * i,
+        endOfPassWriteIndex: 2 * i + 1,
+      },
+    });
+  }
+
+  /**
+   * Records the resolution of this batch's timestamps; returns what to call once it is submitted (which
+   * reads them back and adds them to the totals), or null when nothing was timed.
+   */
+  #resolveTimings(): (() => void) | null {
+    const p = this.#profile;
+    if (!p?.query || !p.labels.length) return null;
+    const { query, labels } = p;
+    const bytes = labels.length * 16;
+    const resolved = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    const staging = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    this.#encoder!.resolveQuerySet(query, 0, 2 * labels.length, resolved, 0);
+    this.#encoder!.copyBufferToBuffer(resolved, 0, staging, 0, bytes);
+    p.query = null;
+    p.labels = [];
+    return () => {
+      p.pending.push(
+        staging.mapAsync(GPUMapMode.READ).then(() => {
+          const t = new BigUint64Array(staging.getMappedRange());
+          labels.forEach((label, i) => {
+            const total = p.totals.get(label) ?? { launches: 0, ns: 0 };
+            total.launches++;
+            total.ns += Number(t[2 * i + 1] - t[2 * i]);
+            p.totals.set(label, total);
+          });
+          staging.destroy();
+          resolved.destroy();
+          query.destroy();
+        }),
+      );
+    };
   }
 
   #pipeline(d: Dispatch, wg: number, hasParams: boolean, nIn: number, nOut: number): GPUComputePipeline {
@@ -298,6 +388,14 @@ export class Gpu {
   }
 }
 
+/** Kernel timings being gathered (`Gpu.startProfile`). */
+interface Profile {
+  query: GPUQuerySet | null;
+  labels: string[];
+  pending: Promise<void>[];
+  totals: Map<string, { launches: number; ns: number }>;
+}
+
 /** Splits `groups` workgroups into an (x, y) grid with both sides at most `maxPerDim`. */
 export function splitGrid(groups: number, maxPerDim = 65535): [number, number] {
   if (groups <= maxPerDim) return [groups, 1];
@@ -342,7 +440,9 @@ export async function initGpu(): Promise<Gpu> {
   ];
   const requiredLimits: Record<string, number> = {};
   for (const k of wanted) requiredLimits[k] = adapter.limits[k] as number;
-  const requiredFeatures: GPUFeatureName[] = adapter.features.has("shader-f16") ? ["shader-f16"] : [];
+  const requiredFeatures = (["shader-f16", "timestamp-query"] as GPUFeatureName[]).filter((f) =>
+    adapter.features.has(f)
+  );
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   const info = adapter.info;
   const name = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(" ");
