@@ -5,7 +5,7 @@
  * the process's CPU time per run and the GFLOP/s it implies with all cores busy: on a shared machine the
  * wall time depends on the neighbours, the CPU time much less. Findings: bench/NOTES-conv.md.
  *
- *   deno run -A bench/conv_lavapipe.ts [--reps 5] [--only ref,fwd,igrad,wgrad]
+ *   deno run -A bench/conv_lavapipe.ts [--reps 5] [--only ref,fwd,fwd16,igrad,wgrad]
  *     [--bm 16 --bn 256 --qm 4 --qn 4]   (a tiling instead of the chooser's)
  *     [--shapes "1,16,16,32,3,1;1,32,32,16,3,0"]   (n, cin, cout, size, k, pad per row)
  */
@@ -123,6 +123,9 @@ for (const [n, cin, cout, s, k, pad] of SHAPES) {
     convKernels.implementation = "tiled";
   }
   if (only.includes("fwd")) report("forward", await time(() => conv3dForwardFast(x, w, b, pad, tiles)));
+  if (only.includes("fwd16")) {
+    report("forward f16", await time(() => conv3dForwardFast(x, w, b, pad, tiles, "f16")));
+  }
   if (only.includes("igrad")) {
     report("input grad", await time(() => conv3dInputGradFast(gy, w, x.shape, pad, tiles)));
   }

@@ -7,6 +7,8 @@ import { parseArgs } from "node:util";
 import { basename, resolve } from "node:path";
 import { runCli, UsageError } from "./_errors.ts";
 import { initGpu } from "../src/gpu/runtime.ts";
+import { convKernels, inferencePrecision } from "../src/ops/conv3d.ts";
+import type { ConvPrecision } from "../src/ops/conv3d_fast.ts";
 import { DEMO_MODEL_DIR, loadCascade } from "../src/cascade/models.ts";
 import { segmentVolume } from "../src/cascade/pipeline.ts";
 import { readLabels, readNifti } from "../src/volume/nifti-read.ts";
@@ -33,6 +35,8 @@ Usage: deno task segment volume.nii.gz [options]
   --preview FILE      also write a PNG with axial, coronal and sagittal slices and the labels
   --stage1-only       stop after the coarse stage (faster, blockier)
   --reference FILE    a label map of the same CT: adds the Dice of each organ to the table and JSON
+  --precision P       arithmetic of the convolutions: auto, f32 or f16 (default auto: f16 on a GPU
+                      with shader-f16, f32 on the software adapter, where f16 is slower)
   --progress MODE     bar, lines or off (default: a bar on a terminal, lines otherwise)
   -h, --help          this help
 
@@ -57,6 +61,7 @@ async function main() {
       "stage1-only": { type: "boolean", default: false },
       reference: { type: "string" },
       progress: { type: "string", default: "auto" },
+      precision: { type: "string", default: "auto" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -82,13 +87,22 @@ async function main() {
     throw new UsageError(`--progress must be bar, lines or off, got "${values.progress}"`);
   }
 
+  const precision = values.precision as "auto" | ConvPrecision;
+  if (!["auto", "f32", "f16"].includes(precision)) {
+    throw new UsageError(`--precision must be auto, f32 or f16, got "${values.precision}"`);
+  }
+
   const t0 = performance.now();
   const ct = await readNifti(input);
   const reference = values.reference ? await readLabels(values.reference) : null;
   if (reference) assertSameGrid(ct, input, reference, values.reference!);
   const readSeconds = (performance.now() - t0) / 1000;
   const gpu = await initGpu();
-  console.log(`adapter: ${gpu.adapterName}${gpu.isFallback ? " (software: slow)" : ""}`);
+  convKernels.inference = inferencePrecision(precision);
+  console.log(
+    `adapter: ${gpu.adapterName}${gpu.isFallback ? " (software: slow)" : ""}; ` +
+      `convolutions in ${convKernels.inference}`,
+  );
   const modelDir = values.model ?? DEMO_MODEL_DIR;
   if (!values.model) {
     console.log(`model: the shipped demo model (${modelDir}); train your own with deno task train`);
@@ -146,6 +160,7 @@ async function main() {
       input,
       output,
       adapter: gpu.adapterName,
+      precision: convKernels.inference,
       model: modelDir,
       organs,
       seconds: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(v * 100) / 100])),

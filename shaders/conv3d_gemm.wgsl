@@ -44,36 +44,88 @@ override KS: u32 = 3;
 override FLIP: bool = false;
 const BK: u32 = 12u;
 
-var<workgroup> As: array<vec4f, BK * BM / 4>; // [kk][m / 4]: 4 channels per element
-var<workgroup> Bs: array<vec4f, BK * BN / 4>; // [kk][n / 4]: 4 columns per element
+// Staged operands and register blocks are R (f32). The half-precision variant of this file (the
+// runtime's `f16` dispatches: these lines swapped for their `f16:` comments) stages and multiplies in
+// f16, and conv adds each slice's 12-step block into f32 totals, so rounding does not grow with K.
+// Only conv runs in f16 (inference); wgrad merely compiles there.
+const F16 = false; // f16: const F16 = true;
+alias R = f32; // f16: alias R = f16;
+alias R4 = vec4f; // f16: alias R4 = vec4<f16>;
+alias R44 = mat4x4f; // f16: alias R44 = mat4x4<f16>;
+
+var<workgroup> As: array<R4, BK * BM / 4>; // [kk][m / 4]: 4 channels per element
+var<workgroup> Bs: array<R4, BK * BN / 4>; // [kk][n / 4]: 4 columns per element
 
 // The invocation's block: a_ij for channel quad i and column quad j. Only ever named (registers);
 // those beyond QM x QN are never touched and compile away.
-var<private> a00: mat4x4f;
-var<private> a01: mat4x4f;
-var<private> a02: mat4x4f;
-var<private> a03: mat4x4f;
-var<private> a10: mat4x4f;
-var<private> a11: mat4x4f;
-var<private> a12: mat4x4f;
-var<private> a13: mat4x4f;
-var<private> a20: mat4x4f;
-var<private> a21: mat4x4f;
-var<private> a22: mat4x4f;
-var<private> a23: mat4x4f;
-var<private> a30: mat4x4f;
-var<private> a31: mat4x4f;
-var<private> a32: mat4x4f;
-var<private> a33: mat4x4f;
+var<private> a00: R44;
+var<private> a01: R44;
+var<private> a02: R44;
+var<private> a03: R44;
+var<private> a10: R44;
+var<private> a11: R44;
+var<private> a12: R44;
+var<private> a13: R44;
+var<private> a20: R44;
+var<private> a21: R44;
+var<private> a22: R44;
+var<private> a23: R44;
+var<private> a30: R44;
+var<private> a31: R44;
+var<private> a32: R44;
+var<private> a33: R44;
+// conv's f32 totals of the blocks (fold)
+var<private> c00: mat4x4f;
+var<private> c01: mat4x4f;
+var<private> c02: mat4x4f;
+var<private> c03: mat4x4f;
+var<private> c10: mat4x4f;
+var<private> c11: mat4x4f;
+var<private> c12: mat4x4f;
+var<private> c13: mat4x4f;
+var<private> c20: mat4x4f;
+var<private> c21: mat4x4f;
+var<private> c22: mat4x4f;
+var<private> c23: mat4x4f;
+var<private> c30: mat4x4f;
+var<private> c31: mat4x4f;
+var<private> c32: mat4x4f;
+var<private> c33: mat4x4f;
+
+// Adds the blocks into the totals and clears them (only those of the QM x QN in use).
+fn fold() {
+  c00 += mat4x4f(a00); a00 = R44();
+  c01 += mat4x4f(a01); a01 = R44();
+  c10 += mat4x4f(a10); a10 = R44();
+  c11 += mat4x4f(a11); a11 = R44();
+  if (QN == 4u) {
+    c02 += mat4x4f(a02); a02 = R44();
+    c03 += mat4x4f(a03); a03 = R44();
+    c12 += mat4x4f(a12); a12 = R44();
+    c13 += mat4x4f(a13); a13 = R44();
+  }
+  if (QM == 4u) {
+    c20 += mat4x4f(a20); a20 = R44();
+    c21 += mat4x4f(a21); a21 = R44();
+    c30 += mat4x4f(a30); a30 = R44();
+    c31 += mat4x4f(a31); a31 = R44();
+    if (QN == 4u) {
+      c22 += mat4x4f(a22); a22 = R44();
+      c23 += mat4x4f(a23); a23 = R44();
+      c32 += mat4x4f(a32); a32 = R44();
+      c33 += mat4x4f(a33); a33 = R44();
+    }
+  }
+}
 
 // Column c of the result: channel a[c] times the 4 columns b.
-fn outer(a: vec4f, b: vec4f) -> mat4x4f {
-  return mat4x4f(a.x * b, a.y * b, a.z * b, a.w * b);
+fn outer(a: R4, b: R4) -> R44 {
+  return R44(a.x * b, a.y * b, a.z * b, a.w * b);
 }
 
 // One step kk of a slice: the invocation's channel quads of A (read from the staged slice) times its
 // column quads y0 .. y3 (y2, y3 unused when QN = 2).
-fn multiply_regs(kk: u32, tm: u32, y0: vec4f, y1: vec4f, y2: vec4f, y3: vec4f) {
+fn multiply_regs(kk: u32, tm: u32, y0: R4, y1: R4, y2: R4, y3: R4) {
   let tr = BM / (4u * QM);
   let ar = kk * (BM / 4u) + tm;
   let x0 = As[ar];
@@ -108,8 +160,8 @@ fn multiply_regs(kk: u32, tm: u32, y0: vec4f, y1: vec4f, y2: vec4f, y3: vec4f) {
 fn multiply_step(kk: u32, tm: u32, tn: u32) {
   let tc = BN / (4u * QN);
   let br = kk * (BN / 4u) + tn;
-  var y2 = vec4f();
-  var y3 = vec4f();
+  var y2 = R4();
+  var y3 = R4();
   if (QN == 4u) {
     y2 = Bs[br + 2u * tc];
     y3 = Bs[br + 3u * tc];
@@ -213,8 +265,8 @@ fn stage_a(lid: u32, m0: u32, k0: u32, kdim: u32) {
     let kk = u % BK;
     let m = m0 + (u / BK) * 4u;
     let k = k0 + kk;
-    As[kk * (BM / 4u) + u / BK] = vec4f(weight(m, k, kdim), weight(m + 1u, k, kdim),
-                                        weight(m + 2u, k, kdim), weight(m + 3u, k, kdim));
+    As[kk * (BM / 4u) + u / BK] = R4(vec4f(weight(m, k, kdim), weight(m + 1u, k, kdim),
+                                           weight(m + 2u, k, kdim), weight(m + 3u, k, kdim)));
   }
 }
 
@@ -259,9 +311,9 @@ fn channel_at(c: u32, q: Quad, kdim: u32) -> vec4f {
 fn gather_triple(kk: u32, k: u32, g: u32, q: Quad, kdim: u32) {
   let t = triple_at(k, q, kdim);
   let i = kk * (BN / 4u) + g;
-  Bs[i] = t[0];
-  Bs[i + BN / 4u] = t[1];
-  Bs[i + BN / 2u] = t[2];
+  Bs[i] = R4(t[0]);
+  Bs[i + BN / 4u] = R4(t[1]);
+  Bs[i + BN / 2u] = R4(t[2]);
 }
 
 // With a single invocation row (TR = 1) no other invocation reads this one's B values, so staging them
@@ -277,9 +329,9 @@ fn multiply_triple(u: u32, k0: u32, tm: u32, q0: Quad, q1: Quad, q2: Quad, q3: Q
     t2 = triple_at(k0 + kk, q2, kdim);
     t3 = triple_at(k0 + kk, q3, kdim);
   }
-  multiply_regs(kk, tm, t0[0], t1[0], t2[0], t3[0]);
-  multiply_regs(kk + 1u, tm, t0[1], t1[1], t2[1], t3[1]);
-  multiply_regs(kk + 2u, tm, t0[2], t1[2], t2[2], t3[2]);
+  multiply_regs(kk, tm, R4(t0[0]), R4(t1[0]), R4(t2[0]), R4(t3[0]));
+  multiply_regs(kk + 1u, tm, R4(t0[1]), R4(t1[1]), R4(t2[1]), R4(t3[1]));
+  multiply_regs(kk + 2u, tm, R4(t0[2]), R4(t1[2]), R4(t2[2]), R4(t3[2]));
 }
 
 // Writes channel m of quad q (skipped past cout).
@@ -348,30 +400,32 @@ fn conv(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
       }
       multiply_slice(tm, tn);
     }
+    if (F16) { fold(); }
   }
+  fold();
 
   let ov = p.od * p.oh * p.ow;
   let m1 = m0 + 4u * tm;
-  store_quad(m1, a00, q0, ov);
-  store_quad(m1, a01, q1, ov);
-  store_quad(m1 + 4u * tr, a10, q0, ov);
-  store_quad(m1 + 4u * tr, a11, q1, ov);
+  store_quad(m1, c00, q0, ov);
+  store_quad(m1, c01, q1, ov);
+  store_quad(m1 + 4u * tr, c10, q0, ov);
+  store_quad(m1 + 4u * tr, c11, q1, ov);
   if (QN == 4u) {
-    store_quad(m1, a02, q2, ov);
-    store_quad(m1, a03, q3, ov);
-    store_quad(m1 + 4u * tr, a12, q2, ov);
-    store_quad(m1 + 4u * tr, a13, q3, ov);
+    store_quad(m1, c02, q2, ov);
+    store_quad(m1, c03, q3, ov);
+    store_quad(m1 + 4u * tr, c12, q2, ov);
+    store_quad(m1 + 4u * tr, c13, q3, ov);
   }
   if (QM == 4u) {
-    store_quad(m1 + 8u * tr, a20, q0, ov);
-    store_quad(m1 + 8u * tr, a21, q1, ov);
-    store_quad(m1 + 12u * tr, a30, q0, ov);
-    store_quad(m1 + 12u * tr, a31, q1, ov);
+    store_quad(m1 + 8u * tr, c20, q0, ov);
+    store_quad(m1 + 8u * tr, c21, q1, ov);
+    store_quad(m1 + 12u * tr, c30, q0, ov);
+    store_quad(m1 + 12u * tr, c31, q1, ov);
     if (QN == 4u) {
-      store_quad(m1 + 8u * tr, a22, q2, ov);
-      store_quad(m1 + 8u * tr, a23, q3, ov);
-      store_quad(m1 + 12u * tr, a32, q2, ov);
-      store_quad(m1 + 12u * tr, a33, q3, ov);
+      store_quad(m1 + 8u * tr, c22, q2, ov);
+      store_quad(m1 + 8u * tr, c23, q3, ov);
+      store_quad(m1 + 12u * tr, c32, q2, ov);
+      store_quad(m1 + 12u * tr, c33, q3, ov);
     }
   }
 }
@@ -452,7 +506,7 @@ fn x_at(i: u32, ok: bool) -> f32 {
 
 // Stores column j of quad kq when it falls in the tile [n0, n0 + BN) and below jdim.
 fn store_column_w(kq: u32, j: u32, n0: u32, jdim: u32, v: vec4f) {
-  if (j >= n0 && j < n0 + BN && j < jdim) { Bs[kq * BN + j - n0] = v; }
+  if (j >= n0 && j < n0 + BN && j < jdim) { Bs[kq * BN + j - n0] = R4(v); }
 }
 
 // Stages the x values of column triple tt (columns 3 tt .. 3 tt + 2, where they fall in the tile) at
@@ -494,10 +548,10 @@ fn multiply_step_w(kq: u32, tm: u32, tn: u32) {
   let tc = BN / (4u * QN);
   let ar = kq * BM + 4u * tm;
   let br = kq * BN + 4u * tn;
-  let x0 = mat4x4f(As[ar], As[ar + 1u], As[ar + 2u], As[ar + 3u]);
-  let x1 = mat4x4f(As[ar + 4u * tr], As[ar + 4u * tr + 1u], As[ar + 4u * tr + 2u], As[ar + 4u * tr + 3u]);
-  let y0 = transpose(mat4x4f(Bs[br], Bs[br + 1u], Bs[br + 2u], Bs[br + 3u]));
-  let y1 = transpose(mat4x4f(Bs[br + 4u * tc], Bs[br + 4u * tc + 1u], Bs[br + 4u * tc + 2u],
+  let x0 = R44(As[ar], As[ar + 1u], As[ar + 2u], As[ar + 3u]);
+  let x1 = R44(As[ar + 4u * tr], As[ar + 4u * tr + 1u], As[ar + 4u * tr + 2u], As[ar + 4u * tr + 3u]);
+  let y0 = transpose(R44(Bs[br], Bs[br + 1u], Bs[br + 2u], Bs[br + 3u]));
+  let y1 = transpose(R44(Bs[br + 4u * tc], Bs[br + 4u * tc + 1u], Bs[br + 4u * tc + 2u],
                              Bs[br + 4u * tc + 3u]));
   a00 += y0 * x0;
   a01 += y1 * x0;
@@ -508,8 +562,8 @@ fn multiply_step_w(kq: u32, tm: u32, tn: u32) {
   if (QN == 4u) {
     let b2 = br + 8u * tc;
     let b3 = br + 12u * tc;
-    y2 = transpose(mat4x4f(Bs[b2], Bs[b2 + 1u], Bs[b2 + 2u], Bs[b2 + 3u]));
-    y3 = transpose(mat4x4f(Bs[b3], Bs[b3 + 1u], Bs[b3 + 2u], Bs[b3 + 3u]));
+    y2 = transpose(R44(Bs[b2], Bs[b2 + 1u], Bs[b2 + 2u], Bs[b2 + 3u]));
+    y3 = transpose(R44(Bs[b3], Bs[b3 + 1u], Bs[b3 + 2u], Bs[b3 + 3u]));
     a02 += y2 * x0;
     a03 += y3 * x0;
     a12 += y2 * x1;
@@ -518,8 +572,8 @@ fn multiply_step_w(kq: u32, tm: u32, tn: u32) {
   if (QM == 4u) {
     let r2 = ar + 8u * tr;
     let r3 = ar + 12u * tr;
-    let x2 = mat4x4f(As[r2], As[r2 + 1u], As[r2 + 2u], As[r2 + 3u]);
-    let x3 = mat4x4f(As[r3], As[r3 + 1u], As[r3 + 2u], As[r3 + 3u]);
+    let x2 = R44(As[r2], As[r2 + 1u], As[r2 + 2u], As[r2 + 3u]);
+    let x3 = R44(As[r3], As[r3 + 1u], As[r3 + 2u], As[r3 + 3u]);
     a20 += y0 * x2;
     a21 += y1 * x2;
     a30 += y0 * x3;
@@ -587,8 +641,8 @@ fn wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: 
       let v = pick_quad(kq, v0, v1, v2);
       let i = v.gy + m * ov;
       let n = select(0u, v.nx, m < q.cout);
-      As[kq * BM + u / 3u] = vec4f(select(0.0, ggy[i], n > 0u), select(0.0, ggy[i + 1u], n > 1u),
-                                   select(0.0, ggy[i + 2u], n > 2u), select(0.0, ggy[i + 3u], n > 3u));
+      As[kq * BM + u / 3u] = R4(vec4f(select(0.0, ggy[i], n > 0u), select(0.0, ggy[i + 1u], n > 1u),
+                                      select(0.0, ggy[i + 2u], n > 2u), select(0.0, ggy[i + 3u], n > 3u)));
     }
     // B slice: column triples x quads
     for (var u = lid; u < units; u += WG) {
@@ -606,26 +660,26 @@ fn wgrad(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: 
   let row = s * q.cout * jdim;
   let m1 = m0 + 4u * tm;
   let j0 = n0 + 4u * tn;
-  store_partial(m1, a00, j0, row, jdim);
-  store_partial(m1, a01, j0 + 4u * tc, row, jdim);
-  store_partial(m1 + 4u * tr, a10, j0, row, jdim);
-  store_partial(m1 + 4u * tr, a11, j0 + 4u * tc, row, jdim);
+  store_partial(m1, mat4x4f(a00), j0, row, jdim);
+  store_partial(m1, mat4x4f(a01), j0 + 4u * tc, row, jdim);
+  store_partial(m1 + 4u * tr, mat4x4f(a10), j0, row, jdim);
+  store_partial(m1 + 4u * tr, mat4x4f(a11), j0 + 4u * tc, row, jdim);
   if (QN == 4u) {
-    store_partial(m1, a02, j0 + 8u * tc, row, jdim);
-    store_partial(m1, a03, j0 + 12u * tc, row, jdim);
-    store_partial(m1 + 4u * tr, a12, j0 + 8u * tc, row, jdim);
-    store_partial(m1 + 4u * tr, a13, j0 + 12u * tc, row, jdim);
+    store_partial(m1, mat4x4f(a02), j0 + 8u * tc, row, jdim);
+    store_partial(m1, mat4x4f(a03), j0 + 12u * tc, row, jdim);
+    store_partial(m1 + 4u * tr, mat4x4f(a12), j0 + 8u * tc, row, jdim);
+    store_partial(m1 + 4u * tr, mat4x4f(a13), j0 + 12u * tc, row, jdim);
   }
   if (QM == 4u) {
-    store_partial(m1 + 8u * tr, a20, j0, row, jdim);
-    store_partial(m1 + 8u * tr, a21, j0 + 4u * tc, row, jdim);
-    store_partial(m1 + 12u * tr, a30, j0, row, jdim);
-    store_partial(m1 + 12u * tr, a31, j0 + 4u * tc, row, jdim);
+    store_partial(m1 + 8u * tr, mat4x4f(a20), j0, row, jdim);
+    store_partial(m1 + 8u * tr, mat4x4f(a21), j0 + 4u * tc, row, jdim);
+    store_partial(m1 + 12u * tr, mat4x4f(a30), j0, row, jdim);
+    store_partial(m1 + 12u * tr, mat4x4f(a31), j0 + 4u * tc, row, jdim);
     if (QN == 4u) {
-      store_partial(m1 + 8u * tr, a22, j0 + 8u * tc, row, jdim);
-      store_partial(m1 + 8u * tr, a23, j0 + 12u * tc, row, jdim);
-      store_partial(m1 + 12u * tr, a32, j0 + 8u * tc, row, jdim);
-      store_partial(m1 + 12u * tr, a33, j0 + 12u * tc, row, jdim);
+      store_partial(m1 + 8u * tr, mat4x4f(a22), j0 + 8u * tc, row, jdim);
+      store_partial(m1 + 8u * tr, mat4x4f(a23), j0 + 12u * tc, row, jdim);
+      store_partial(m1 + 12u * tr, mat4x4f(a32), j0 + 8u * tc, row, jdim);
+      store_partial(m1 + 12u * tr, mat4x4f(a33), j0 + 12u * tc, row, jdim);
     }
   }
 }

@@ -17,6 +17,7 @@ import {
   type GemmTiles,
 } from "../src/ops/conv3d_fast.ts";
 import { Tensor } from "../src/tensor.ts";
+import { gpu } from "../src/gpu/runtime.ts";
 import { ShapeError } from "../src/gpu/errors.ts";
 
 await setupGpu();
@@ -103,7 +104,9 @@ async function sweep(
   name: string,
   gpuOp: (p: Problem, s: ConvDims, tiles: GemmTiles) => Tensor,
   ref: (p: Problem, s: ConvDims) => Float64Array,
-): Promise<void> {
+  tolerance = 1e-4,
+): Promise<number> {
+  let overall = 0;
   let seed = 1;
   for (const { name: tname, tiles } of TILINGS) {
     for (const { k, pad, name: kname } of KERNELS) {
@@ -113,12 +116,14 @@ async function sweep(
         const p = problem(s, seed += 4);
         const out = gpuOp(p, s, tiles);
         const label = `${name} ${kname} ${s.n}x${s.cin}->${s.cout} ${s.d}x${s.h}x${s.w} (${tname})`;
-        worst = Math.max(worst, assertClose(await out.read(), ref(p, s), 1e-4, label));
+        worst = Math.max(worst, assertClose(await out.read(), ref(p, s), tolerance, label));
         for (const t of [p.x, p.w, p.b, p.gy, out]) t.dispose();
       }
       console.log(`error ${name} ${kname} (${tname}, ${SHAPES.length} shapes): ${worst.toExponential(1)}`);
+      overall = Math.max(overall, worst);
     }
   }
+  return overall;
 }
 
 Deno.test("conv3dForwardFast matches the float64 reference", async () => {
@@ -127,6 +132,36 @@ Deno.test("conv3dForwardFast matches the float64 reference", async () => {
     (p, s, t) => conv3dForwardFast(p.x, p.w, p.b, s.pad, t),
     (p, s) => conv3dRef(p.xd, p.wd, p.bd, s),
   );
+});
+
+Deno.test({
+  name: "conv3dForwardFast in half precision stays within 3 significant digits",
+  ignore: !gpu().hasF16,
+  fn: async () => {
+    const worst = await sweep(
+      "conv3dForwardFast f16",
+      (p, s, t) => conv3dForwardFast(p.x, p.w, p.b, s.pad, t, "f16"),
+      (p, s) => conv3dRef(p.xd, p.wd, p.bd, s),
+      3e-3,
+    );
+    // float32 arithmetic would be 100 times closer: the half-precision variant really ran
+    assert.ok(worst > 1e-5, `f16 error ${worst} is that of float32`);
+  },
+});
+
+Deno.test({
+  name: "a half-precision forward with K = 54000 sums its slices in f32",
+  ignore: !gpu().hasF16,
+  fn: async () => {
+    // 54000 products summed in f16 would lose about two digits; the kernel adds each slice of 12 into
+    // f32 totals, so the error stays that of rounding the operands.
+    const s = { n: 1, cin: 2000, cout: 4, d: 3, h: 2, w: 17, k: 3, pad: 1 };
+    const p = problem(s, 2001);
+    const y = conv3dForwardFast(p.x, p.w, p.b, 1, undefined, "f16");
+    const e = assertClose(await y.read(), conv3dRef(p.xd, p.wd, p.bd, s), 3e-3, "f16 forward Cin 2000");
+    console.log(`error conv3dForwardFast f16 k3 same 1x2000->4 3x2x17: ${e.toExponential(1)}`);
+    for (const t of [p.x, p.w, p.b, p.gy, y]) t.dispose();
+  },
 });
 
 Deno.test("conv3dInputGradFast matches the float64 reference", async () => {

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { assertClose, checkOp, randomData, setupGpu } from "./_helpers.ts";
 import { conv3dRef, conv3dWeightGradRef, type ConvDims } from "./ref/conv.ts";
 import { conv3d, convKernels } from "../src/ops/conv3d.ts";
-import { backward } from "../src/autograd.ts";
+import { backward, noGrad } from "../src/autograd.ts";
+import { gpu } from "../src/gpu/runtime.ts";
 import { Tensor } from "../src/tensor.ts";
 import { ShapeError } from "../src/gpu/errors.ts";
 
@@ -111,4 +112,35 @@ Deno.test("conv3d refuses bad shapes with a message naming them", () => {
     );
   }
   for (const [xi, w, b] of cases) for (const t of [xi, w, b]) t?.dispose();
+});
+
+Deno.test({
+  name: "conv3d uses the f16 forward for inference only, never while recording gradients",
+  ignore: !gpu().hasF16,
+  fn: async () => {
+    const s: ConvDims = { n: 1, cin: 5, cout: 6, d: 6, h: 7, w: 9, k: 3, pad: 1 };
+    const xd = randomData(s.n * s.cin * s.d * s.h * s.w, 71);
+    const wd = randomData(s.cout * s.cin * 27, 72);
+    const bd = randomData(s.cout, 73);
+    const x = Tensor.from(xd, [s.n, s.cin, s.d, s.h, s.w]);
+    const w = Tensor.from(wd, [s.cout, s.cin, 3, 3, 3]);
+    const b = Tensor.from(bd, [s.cout]);
+    w.requiresGrad = true;
+    const ref = conv3dRef(xd, wd, bd, s);
+    convKernels.inference = "f16";
+    try {
+      const recorded = conv3d(x, w, b);
+      const eTrain = assertClose(await recorded.read(), ref, 1e-5, "f16 setting, recording");
+      const inferred = noGrad(() => conv3d(x, w, b));
+      const eInfer = assertClose(await inferred.read(), ref, 3e-3, "f16 setting, noGrad");
+      assert.ok(eInfer > 1e-5, `noGrad forward error ${eInfer}: not the f16 kernel`);
+      console.log(
+        `error conv3d f16 setting: recording ${eTrain.toExponential(1)}, noGrad ${eInfer.toExponential(1)}`,
+      );
+      for (const t of [recorded, inferred]) t.dispose();
+    } finally {
+      convKernels.inference = "f32";
+      for (const t of [x, w, b]) t.dispose();
+    }
+  },
 });

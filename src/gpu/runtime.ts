@@ -46,6 +46,11 @@ export interface Dispatch {
   workgroupSize?: number;
   /** Further override constants of the shader. */
   constants?: Record<string, number>;
+  /**
+   * The shader's half-precision variant (adapters with "shader-f16"): `enable f16;` is prepended and
+   * every line that ends in a comment `// f16: CODE` is replaced by CODE.
+   */
+  f16?: boolean;
 }
 
 const SHADER_DIR = new URL("../../shaders/", import.meta.url);
@@ -183,7 +188,7 @@ export class Gpu {
     );
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const pass = this.#profile
-      ? this.#timedPass(`${d.shader.replace(/\.wgsl$/, "")}:${d.entry}`)
+      ? this.#timedPass(`${d.shader.replace(/\.wgsl$/, "")}${d.f16 ? "#f16" : ""}:${d.entry}`)
       : this.#computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -254,6 +259,11 @@ export class Gpu {
     }
     this.flush();
     this.#profile = { query: null, labels: [], pending: [], totals: new Map() };
+  }
+
+  /** Whether the device has half-precision shaders ("shader-f16"). */
+  get hasF16(): boolean {
+    return this.device.features.has("shader-f16");
   }
 
   /** Whether `startProfile` is in effect. */
@@ -330,14 +340,19 @@ export class Gpu {
   #pipeline(d: Dispatch, wg: number, hasParams: boolean, nIn: number, nOut: number): GPUComputePipeline {
     const constants = { WG: wg, ...d.constants };
     const layoutKey = `${hasParams ? 1 : 0}:${nIn}:${nOut}`;
-    const key = `${d.shader}|${d.entry}|${JSON.stringify(constants)}|${layoutKey}`;
+    const variant = d.f16 ? `${d.shader}#f16` : d.shader;
+    const key = `${variant}|${d.entry}|${JSON.stringify(constants)}|${layoutKey}`;
     let p = this.#pipelines.get(key);
     if (p) return p;
-    let module = this.#modules.get(d.shader);
+    let module = this.#modules.get(variant);
     if (!module) {
-      const code = Deno.readTextFileSync(new URL(d.shader, SHADER_DIR));
-      module = this.device.createShaderModule({ label: d.shader, code });
-      this.#modules.set(d.shader, module);
+      if (d.f16 && !this.device.features.has("shader-f16")) {
+        throw new GpuError(`${d.entry}: this adapter has no shader-f16, so no half-precision kernels`);
+      }
+      let code = Deno.readTextFileSync(new URL(d.shader, SHADER_DIR));
+      if (d.f16) code = "enable f16;\n" + code.replace(/^.*\/\/ f16: (.*)$/gm, "$1");
+      module = this.device.createShaderModule({ label: variant, code });
+      this.#modules.set(variant, module);
     }
     let layout = this.#layouts.get(layoutKey);
     if (!layout) {

@@ -4,11 +4,16 @@
  * (shape checks, the split weight-gradient reduction, the bias gradient).
  */
 import { gpu } from "../gpu/runtime.ts";
-import { ShapeError } from "../gpu/errors.ts";
-import { record } from "../autograd.ts";
+import { GpuError, ShapeError } from "../gpu/errors.ts";
+import { isGradEnabled, record } from "../autograd.ts";
 import { Tensor } from "../tensor.ts";
 import { groupSum, perChannel } from "./reduce.ts";
-import { conv3dForwardFast, conv3dInputGradFast, conv3dWeightGradFast } from "./conv3d_fast.ts";
+import {
+  conv3dForwardFast,
+  conv3dInputGradFast,
+  conv3dWeightGradFast,
+  type ConvPrecision,
+} from "./conv3d_fast.ts";
 
 const SHADER = "conv3d.wgsl";
 
@@ -18,9 +23,29 @@ const CHUNK_VOXELS = 1024;
 /**
  * Which kernels `conv3d` runs: `tiled` (shaders/conv3d_gemm.wgsl, tiled implicit GEMMs, the default)
  * or `direct` (shaders/conv3d.wgsl, one output per invocation: the plain reference the tiled ones
- * are tested against). A setting, not a per-call option, so a whole network switches at once.
+ * are tested against). `inference` is the arithmetic of the tiled forward pass when nothing is being
+ * recorded for gradients (`noGrad`): `f16` needs an adapter with "shader-f16" (see
+ * `inferencePrecision`); training always runs in f32. Settings, not per-call options, so a whole
+ * network switches at once.
  */
-export const convKernels: { implementation: "tiled" | "direct" } = { implementation: "tiled" };
+export const convKernels: { implementation: "tiled" | "direct"; inference: ConvPrecision } = {
+  implementation: "tiled",
+  inference: "f32",
+};
+
+/**
+ * The inference arithmetic for a `--precision` choice: `auto` is f16 on a hardware adapter with
+ * "shader-f16" and f32 elsewhere (on the software adapter the f16 kernel is slower: bench/RESULTS.md).
+ * Throws when f16 is asked of an adapter without it.
+ */
+export function inferencePrecision(choice: "auto" | ConvPrecision): ConvPrecision {
+  const g = gpu();
+  if (choice === "f16" && !g.hasF16) {
+    throw new GpuError(`this adapter (${g.adapterName}) has no shader-f16: use --precision f32`);
+  }
+  if (choice === "auto") return g.hasF16 && !g.isFallback ? "f16" : "f32";
+  return choice;
+}
 
 /** Options of `conv3d`. */
 export interface Conv3dOptions {
@@ -199,7 +224,7 @@ export function conv3d(
   const s = convShape(x, w, b, opts.padding);
   const tiled = convKernels.implementation === "tiled";
   const out = tiled
-    ? conv3dForwardFast(x, w, b, s.pad)
+    ? conv3dForwardFast(x, w, b, s.pad, undefined, isGradEnabled() ? "f32" : convKernels.inference)
     : runForward(x.buffer, w.buffer, b?.buffer ?? null, s);
   return record(out, {
     name: "conv3d",

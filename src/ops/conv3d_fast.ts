@@ -73,6 +73,8 @@ interface GemmLaunch {
   out: readonly number[]; // [n, rows, od, oh, ow]
   pad: number;
   flip: boolean;
+  /** Stage and multiply in half precision (sums of 12 products in f16, totals in f32). */
+  f16?: boolean;
 }
 
 /** Override constants and workgroup size of a tiling. */
@@ -109,6 +111,7 @@ function launchConv(
     invocations: mtiles * ntiles * wg,
     workgroupSize: wg,
     constants: { ...constants, FLIP: s.flip ? 1 : 0 },
+    f16: s.f16,
   });
   return out;
 }
@@ -139,9 +142,15 @@ function outSpatial(op: string, shape: readonly number[], k: number, pad: number
   return o;
 }
 
+/** Arithmetic of the forward kernel: `f16` needs an adapter with "shader-f16" (see `conv3dForwardFast`). */
+export type ConvPrecision = "f32" | "f16";
+
 /**
  * Forward convolution, stride 1: x [N, Cin, D, H, W], w [Cout, Cin, k, k, k] (k = 1 or 3), bias [Cout]
  * or null, zero padding `pad` (0 or (k-1)/2). Returns [N, Cout, D', H', W'] with D' = D + 2 pad - k + 1.
+ * With `precision` "f16" the operands are rounded to half precision and multiplied there, each run of
+ * 12 products summed in f16 and the sums in f32 (tensors stay f32): for inference, where about three
+ * significant digits suffice.
  */
 export function conv3dForwardFast(
   x: Tensor,
@@ -149,6 +158,7 @@ export function conv3dForwardFast(
   b: Tensor | null,
   pad: number,
   tiles?: GemmTiles,
+  precision: ConvPrecision = "f32",
 ): Tensor {
   const op = "conv3dForwardFast";
   rank5(op, "input", x);
@@ -163,7 +173,7 @@ export function conv3dForwardFast(
   }
   const o = outSpatial(op, x.shape, k, pad);
   return launchConv(
-    { k, src: x.shape, rows: cout, out: [n, cout, ...o], pad, flip: false },
+    { k, src: x.shape, rows: cout, out: [n, cout, ...o], pad, flip: false, f16: precision === "f16" },
     x.buffer,
     w.buffer,
     b?.buffer ?? null,
