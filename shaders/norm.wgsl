@@ -7,7 +7,8 @@
 override WG: u32 = 64;
 
 // n: invocation count; inner: voxels per (n, c) plane; channels: C; groups: statistics groups;
-// a, b: per-kernel scalars (see each kernel); mode: 1 = affine-only backward (inference).
+// a, b: per-kernel scalars (see each kernel); mode: 1 = affine-only backward (inference), and in
+// norm_apply / xhat 2 = a leaky ReLU of slope b follows the affine map (fused: one pass fewer each way).
 struct Params { n: u32, inner: u32, channels: u32, groups: u32, a: f32, b: f32, mode: u32 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -69,7 +70,8 @@ fn norm_apply(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   let i = index(gid, nwg);
   if (i < p.n) {
     let c = (i / p.inner) % p.channels;
-    y[i] = gamma[c] * xhat_at(i) + beta[c];
+    let v = gamma[c] * xhat_at(i) + beta[c];
+    y[i] = select(v, select(p.b * v, v, v > 0.0), p.mode == 2u);
   }
 }
 
@@ -79,6 +81,24 @@ fn norm_apply(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
 fn xhat(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = index(gid, nwg);
   if (i < p.n) { xhat_out[i] = xhat_at(i); }
+}
+
+// xhat, and the gradient g of the fused output taken back through its leaky ReLU (slope b) to the
+// affine map's output: ga = g where gamma xhat + beta > 0, else b g.
+// bindings: x, mean, invstd, gamma, beta (as norm_apply), g; outputs xhat, ga
+@group(0) @binding(6) var<storage, read> act_g: array<f32>;
+@group(0) @binding(7) var<storage, read_write> act_xhat: array<f32>;
+@group(0) @binding(8) var<storage, read_write> act_ga: array<f32>;
+
+@compute @workgroup_size(WG)
+fn xhat_act(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = index(gid, nwg);
+  if (i < p.n) {
+    let c = (i / p.inner) % p.channels;
+    let xh = xhat_at(i);
+    act_xhat[i] = xh;
+    act_ga[i] = select(p.b * act_g[i], act_g[i], gamma[c] * xh + beta[c] > 0.0);
+  }
 }
 
 // --- backward: gx = gamma * invstd * (gy - a * s1 - xhat * a * s2), a = 1 / count ---

@@ -97,6 +97,38 @@ Deno.test("instanceNorm3d: forward and gradients of x, gamma, beta", async () =>
   }
 });
 
+/** The float64 leaky ReLU of slope a, applied to a reference result. */
+const leaky = (v: Float64Array, a: number) => v.map((u) => (u > 0 ? u : a * u));
+
+Deno.test("a leaky ReLU fused into the normalisation: forward and gradients as the composition", async () => {
+  for (const [k, [shape, slope]] of ([[[2, 3, 5, 6, 7], 0.01], [[1, 1, 4, 7, 9], 0.2]] as const).entries()) {
+    const sh = [...shape];
+    await checkOp(
+      `instanceNorm3d + leaky ReLU ${slope} ${sh.join("x")}`,
+      normInputs(sh, 60 + 10 * k),
+      ([x, g, b]) => instanceNorm3d(x, g, b, { negativeSlope: slope }),
+      ([x, g, b]) => leaky(refNorm(x, g, b, sh, true), slope),
+    );
+  }
+  const shape = [2, 3, 4, 5, 3];
+  const { mean, variance, state } = runningStats(3, 90);
+  await checkOp(
+    `batchNorm3d train + ReLU ${shape.join("x")}`,
+    normInputs(shape, 91),
+    ([x, g, b]) => batchNorm3d(x, g, b, state, { training: true, negativeSlope: 0 }),
+    ([x, g, b]) => leaky(refNorm(x, g, b, shape, false), 0),
+  );
+  disposeState(state);
+  const fixed = runningStats(3, 90);
+  await checkOp(
+    `batchNorm3d eval + leaky ReLU 0.1 ${shape.join("x")}`,
+    normInputs(shape, 92),
+    ([x, g, b]) => batchNorm3d(x, g, b, fixed.state, { training: false, negativeSlope: 0.1 }),
+    ([x, g, b]) => leaky(refNorm(x, g, b, shape, false, 1e-5, { mean, variance }), 0.1),
+  );
+  disposeState(fixed.state);
+});
+
 Deno.test("normalisation over 75600 voxels per volume (151200 per channel) matches float64 (split reductions)", async () => {
   // one unsplit loop over a channel would pass the software driver's 65535-iteration cut-off
   const shape = [2, 2, 40, 42, 45], c = 2;

@@ -10,7 +10,6 @@ import { convTranspose3d } from "../ops/conv_transpose3d.ts";
 import { maxPool3d } from "../ops/pool3d.ts";
 import { batchNorm3d, instanceNorm3d } from "../ops/norm.ts";
 import { centerCrop, concat } from "../ops/layout.ts";
-import { leakyRelu } from "../ops/elementwise.ts";
 import { ShapeError } from "../gpu/errors.ts";
 import { Rng } from "../util/random.ts";
 
@@ -245,12 +244,14 @@ export class UNet3D {
       padding: this.config.padding,
     });
     const n = this.#normState(s.name);
-    const z = this.config.norm === "batch"
+    // the activation runs fused into the normalisation's pass
+    const negativeSlope = this.config.negativeSlope;
+    return this.config.norm === "batch"
       ? batchNorm3d(y, n.gamma, n.beta, { runningMean: n.runningMean!, runningVar: n.runningVar! }, {
         training: this.training,
+        negativeSlope,
       })
-      : instanceNorm3d(y, n.gamma, n.beta);
-    return leakyRelu(z, this.config.negativeSlope);
+      : instanceNorm3d(y, n.gamma, n.beta, { negativeSlope });
   }
 
   /** Logits [N, classes, ...outputSize] for an input [N, inChannels, D, H, W]. */

@@ -27,6 +27,11 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Added to the variance before the square root; 1e-5 by default. */
   eps?: number;
+  /**
+   * A leaky ReLU of this slope (0: ReLU) fused after the affine map: the result and gradients of
+   * `leakyRelu(norm(x), slope)` with one pass over the tensor fewer each way. Undefined: none.
+   */
+  negativeSlope?: number;
 }
 
 /** Scalars of a norm.wgsl kernel (see its Params struct). */
@@ -62,6 +67,8 @@ interface NormSpec {
   invstd: Tensor;
   /** The statistics are constants (batch norm inference): the backward is the affine map only. */
   affineOnly: boolean;
+  /** Slope of a leaky ReLU fused after the affine map (0: ReLU), or undefined for none. */
+  negativeSlope?: number;
 }
 
 /** Checks that gamma and beta are [C] for x's C channels. */
@@ -98,7 +105,9 @@ function normalize(x: Tensor, gamma: Tensor, beta: Tensor, spec: NormSpec): Tens
   const { view, mean, invstd } = spec;
   const shape = { inner: view.inner, channels, groups: view.groups };
   const out = Tensor.empty(x.shape);
-  run("norm_apply", x.size, [x, mean, invstd, gamma, beta], [out], shape);
+  const slope = spec.negativeSlope;
+  const act = slope === undefined ? {} : { b: slope, mode: 2 };
+  run("norm_apply", x.size, [x, mean, invstd, gamma, beta], [out], { ...shape, ...act });
 
   // per-group sums of the backward folded to per-channel sums for gamma and beta
   const perChannelSum = (s: Tensor) => {
@@ -111,13 +120,22 @@ function normalize(x: Tensor, gamma: Tensor, beta: Tensor, spec: NormSpec): Tens
   return record(out, {
     name: spec.name,
     inputs: [x, gamma, beta],
-    backward: (g) => {
+    backward: (gOut) => {
       const [needX, needGamma, needBeta] = [x, gamma, beta].map((t) => t.requiresGrad);
       const full = needX && !spec.affineOnly; // gx goes through the statistics
       let xhat: Tensor | null = null, s1: Tensor | null = null, s2: Tensor | null = null;
-      if (needGamma || full) {
+      // with a fused activation, the gradient is first taken back through it (along with xhat)
+      let g = gOut;
+      if (slope !== undefined) {
         xhat = Tensor.empty(x.shape);
-        run("xhat", x.size, [x, mean, invstd], [xhat], shape);
+        g = Tensor.empty(x.shape);
+        run("xhat_act", x.size, [x, mean, invstd, gamma, beta, gOut], [xhat, g], { ...shape, b: slope });
+      }
+      if (needGamma || full) {
+        if (!xhat) {
+          xhat = Tensor.empty(x.shape);
+          run("xhat", x.size, [x, mean, invstd], [xhat], shape);
+        }
         s2 = groupSum(g, view, "dot", xhat);
       }
       if (needBeta || full) s1 = groupSum(g, view);
@@ -133,6 +151,7 @@ function normalize(x: Tensor, gamma: Tensor, beta: Tensor, spec: NormSpec): Tens
         });
       }
       xhat?.dispose();
+      if (g !== gOut) g.dispose();
       const gGamma = needGamma ? perChannelSum(s2!) : null;
       const gBeta = needBeta ? perChannelSum(s1!) : null;
       if (!needGamma) s2?.dispose();
@@ -182,7 +201,15 @@ export function batchNorm3d(
     const mean = clone(state.runningMean);
     const invstd = Tensor.empty([c]);
     run("stat_invstd", c, [state.runningVar], [invstd], { a: 1, b: eps });
-    return normalize(x, gamma, beta, { name: "batchNorm3d", view, count, mean, invstd, affineOnly: true });
+    return normalize(x, gamma, beta, {
+      name: "batchNorm3d",
+      view,
+      count,
+      mean,
+      invstd,
+      affineOnly: true,
+      negativeSlope: opts.negativeSlope,
+    });
   }
   if (count < 2) {
     throw new ShapeError(`batchNorm3d: training needs more than one value per channel, got [${x.shape}]`);
@@ -193,20 +220,42 @@ export function batchNorm3d(
     b: 1 / (count - 1),
   });
   sq.dispose();
-  return normalize(x, gamma, beta, { name: "batchNorm3d", view, count, mean, invstd, affineOnly: false });
+  return normalize(x, gamma, beta, {
+    name: "batchNorm3d",
+    view,
+    count,
+    mean,
+    invstd,
+    affineOnly: false,
+    negativeSlope: opts.negativeSlope,
+  });
 }
 
 /**
  * Instance normalisation of `x` [N, C, D, H, W]: each (n, c) volume is normalised with its own mean
  * and biased variance over (D, H, W), then scaled and shifted per channel by `gamma`, `beta` [C].
- * No running statistics. Gradients for x (through the statistics), gamma and beta.
+ * No running statistics. Gradients for x (through the statistics), gamma and beta. `eps` and
+ * `negativeSlope` (a fused leaky ReLU) as for `batchNorm3d`.
  */
-export function instanceNorm3d(x: Tensor, gamma: Tensor, beta: Tensor, opts: { eps?: number } = {}): Tensor {
+export function instanceNorm3d(
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  opts: Pick<BatchNormOptions, "eps" | "negativeSlope"> = {},
+): Tensor {
   const [n, c, d, h, w] = dims5("instanceNorm3d", x);
   checkAffine("instanceNorm3d", x, gamma, beta);
   const count = d * h * w;
   const view = { outer: 1, groups: n * c, inner: count };
   const { mean, invstd, sq } = groupStats(x, view, count, opts.eps ?? 1e-5);
   sq.dispose();
-  return normalize(x, gamma, beta, { name: "instanceNorm3d", view, count, mean, invstd, affineOnly: false });
+  return normalize(x, gamma, beta, {
+    name: "instanceNorm3d",
+    view,
+    count,
+    mean,
+    invstd,
+    affineOnly: false,
+    negativeSlope: opts.negativeSlope,
+  });
 }
