@@ -196,20 +196,13 @@ export function batchNorm3d(
   const { momentum = 0.1, eps = 1e-5 } = opts;
   const view = perChannel(x.shape);
   const count = n * d * h * w;
+  const spec = { name: "batchNorm3d", view, count, negativeSlope: opts.negativeSlope };
   if (!opts.training) {
     // copies, so that a later training step cannot change what this node's backward sees
     const mean = clone(state.runningMean);
     const invstd = Tensor.empty([c]);
     run("stat_invstd", c, [state.runningVar], [invstd], { a: 1, b: eps });
-    return normalize(x, gamma, beta, {
-      name: "batchNorm3d",
-      view,
-      count,
-      mean,
-      invstd,
-      affineOnly: true,
-      negativeSlope: opts.negativeSlope,
-    });
+    return normalize(x, gamma, beta, { ...spec, mean, invstd, affineOnly: true });
   }
   if (count < 2) {
     throw new ShapeError(`batchNorm3d: training needs more than one value per channel, got [${x.shape}]`);
@@ -220,15 +213,7 @@ export function batchNorm3d(
     b: 1 / (count - 1),
   });
   sq.dispose();
-  return normalize(x, gamma, beta, {
-    name: "batchNorm3d",
-    view,
-    count,
-    mean,
-    invstd,
-    affineOnly: false,
-    negativeSlope: opts.negativeSlope,
-  });
+  return normalize(x, gamma, beta, { ...spec, mean, invstd, affineOnly: false });
 }
 
 /**
@@ -249,13 +234,6 @@ export function instanceNorm3d(
   const view = { outer: 1, groups: n * c, inner: count };
   const { mean, invstd, sq } = groupStats(x, view, count, opts.eps ?? 1e-5);
   sq.dispose();
-  return normalize(x, gamma, beta, {
-    name: "instanceNorm3d",
-    view,
-    count,
-    mean,
-    invstd,
-    affineOnly: false,
-    negativeSlope: opts.negativeSlope,
-  });
+  const spec = { name: "instanceNorm3d", view, count, negativeSlope: opts.negativeSlope };
+  return normalize(x, gamma, beta, { ...spec, mean, invstd, affineOnly: false });
 }
