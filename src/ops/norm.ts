@@ -8,7 +8,7 @@ import { ShapeError } from "../gpu/errors.ts";
 import { record } from "../autograd.ts";
 import { Tensor } from "../tensor.ts";
 import { clone } from "./elementwise.ts";
-import { groupSum, type GroupView, perChannel } from "./reduce.ts";
+import { groupMoments, groupSum, type GroupView, perChannel } from "./reduce.ts";
 import { dims5 } from "./layout.ts";
 
 const SHADER = "norm.wgsl";
@@ -84,18 +84,13 @@ function checkAffine(op: string, x: Tensor, gamma: Tensor, beta: Tensor): void {
 }
 
 /**
- * Per-group mean and 1/sqrt(var + eps) (biased variance) of x, two-pass. Also returns the sums of
- * squared deviations `sq` (the caller disposes it).
+ * Per-group mean and 1/sqrt(var + eps) (biased variance) of x, from one read of x (`groupMoments`).
+ * Also returns the sums of squared deviations `sq` (the caller disposes it).
  */
 function groupStats(x: Tensor, view: GroupView, count: number, eps: number) {
-  const n = view.groups;
-  const s = groupSum(x, view);
-  const mean = Tensor.empty([n]);
-  run("stat_mean", n, [s], [mean], { a: 1 / count });
-  s.dispose();
-  const sq = groupSum(x, view, "sqdev", mean);
-  const invstd = Tensor.empty([n]);
-  run("stat_invstd", n, [sq], [invstd], { a: 1 / count, b: eps });
+  const { mean, m2: sq } = groupMoments(x, view);
+  const invstd = Tensor.empty([view.groups]);
+  run("stat_invstd", view.groups, [sq], [invstd], { a: 1 / count, b: eps });
   return { mean, invstd, sq };
 }
 

@@ -11,8 +11,8 @@ import { Tensor } from "../tensor.ts";
 const WG = 256;
 const CHUNK = WG * 16;
 
-/** How a group's elements are combined: `x`, `x * y`, or `(x - y[g])^2` with `y` a per-group mean. */
-export type ReduceMode = "sum" | "dot" | "sqdev";
+/** How a group's elements are combined: `x` or `x * y`. */
+export type ReduceMode = "sum" | "dot";
 
 /** A view of a tensor's elements as [outer, groups, inner] (row-major). */
 export interface GroupView {
@@ -27,8 +27,8 @@ export function perChannel(shape: readonly number[]): GroupView {
 }
 
 /**
- * Sums each group of `x` (mode `dot` multiplies by `y` element-wise; mode `sqdev` subtracts the
- * per-group value `y[g]` and squares). Returns a new tensor of shape [groups]. Not recorded.
+ * Sums each group of `x` (mode `dot` multiplies by `y` element-wise first). Returns a new tensor of
+ * shape [groups]. Not recorded.
  */
 export function groupSum(x: Tensor, view: GroupView, mode: ReduceMode = "sum", y?: Tensor): Tensor {
   const { outer, groups, inner } = view;
@@ -58,6 +58,42 @@ export function groupSum(x: Tensor, view: GroupView, mode: ReduceMode = "sum", y
     i = chunks;
     m = "sum";
   }
+}
+
+/**
+ * Per-group mean and M2, the sum of squared deviations from it, of `x` viewed as [outer, groups,
+ * inner], in one read of x: workgroups take chunks, and the chunks' moments are merged with Chan et
+ * al.'s pairwise formula (as accurate as two passes). Returns two new tensors of shape [groups].
+ * Not recorded.
+ */
+export function groupMoments(x: Tensor, view: GroupView): { mean: Tensor; m2: Tensor } {
+  const { outer, groups, inner } = view;
+  if (outer * groups * inner !== x.size) {
+    throw new ShapeError(`groupMoments: view ${outer}x${groups}x${inner} does not cover ${x}`);
+  }
+  const g = gpu();
+  const chunks = Math.ceil((outer * inner) / CHUNK);
+  const parts = Tensor.empty([groups * chunks * 3]);
+  g.run({
+    shader: "reduce.wgsl",
+    entry: "moments",
+    params: [outer, groups, inner, chunks],
+    inputs: [x.buffer],
+    outputs: [parts.buffer],
+    invocations: groups * chunks * WG,
+    workgroupSize: WG,
+  });
+  const mean = Tensor.empty([groups]), m2 = Tensor.empty([groups]);
+  g.run({
+    shader: "reduce.wgsl",
+    entry: "merge_moments",
+    params: [outer, groups, inner, chunks],
+    inputs: [parts.buffer, x.buffer],
+    outputs: [mean.buffer, m2.buffer],
+    invocations: groups,
+  });
+  parts.dispose();
+  return { mean, m2 };
 }
 
 /** Sum of all elements, as a tensor of shape [1], with gradient. */
