@@ -7,6 +7,9 @@
 //   grad_weight  partial[wi, chunk] = sum over the chunk's input rows (n,d,h) of x * gy for weight wi =
 //                (ci,co,a,b,c); the host sums the chunks. Chunks of about a thousand voxels keep every
 //                invocation far below the software Vulkan driver's 65535-iteration cut-off.
+//
+// Each invocation handles a whole 2x2x2 block (8 taps) per input voxel, so it reads every input value
+// once (the software driver pays per memory access).
 
 override WG: u32 = 64;
 
@@ -27,9 +30,11 @@ fn index(gid: vec3u, nwg: vec3u) -> u32 {
   return gid.x + gid.y * nwg.x * WG;
 }
 
-// --- forward ---
+// --- forward: one invocation per input voxel and output channel, writing its 2x2x2 output block ---
+// It reads each input value once for the 8 taps; the 8 weights of (ci, co) are two vec4s (taps
+// a * 4 + b * 2 + c: `lo` holds a = 0, `hi` a = 1, each as (b, c) = 00, 01, 10, 11).
 @group(0) @binding(1) var<storage, read> fx: array<f32>;
-@group(0) @binding(2) var<storage, read> fw: array<f32>;
+@group(0) @binding(2) var<storage, read> fw: array<vec4f>; // [Cin, Cout, 2]
 @group(0) @binding(3) var<storage, read> fb: array<f32>; // any buffer when has_bias = 0
 @group(0) @binding(4) var<storage, read_write> fout: array<f32>;
 
@@ -37,31 +42,46 @@ fn index(gid: vec3u, nwg: vec3u) -> u32 {
 fn forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = index(gid, nwg);
   if (i >= p.count) { return; }
-  let ow = 2u * p.w;
-  let oh = 2u * p.h;
-  let od = 2u * p.d;
   var r = i;
-  let x = r % ow; r = r / ow;
-  let y = r % oh; r = r / oh;
-  let z = r % od; r = r / od;
+  let x = r % p.w; r = r / p.w;
+  let y = r % p.h; r = r / p.h;
+  let z = r % p.d; r = r / p.d;
   let co = r % p.cout;
   let n = r / p.cout;
   let dhw = p.d * p.h * p.w;
-  var xi = n * p.cin * dhw + ((z >> 1u) * p.h + (y >> 1u)) * p.w + (x >> 1u);
-  var wi = co * 8u + (z & 1u) * 4u + (y & 1u) * 2u + (x & 1u);
-  var acc = 0.0;
-  if (p.has_bias != 0u) { acc = fb[co]; }
+  var xi = n * p.cin * dhw + (z * p.h + y) * p.w + x;
+  var wi = co * 2u;
+  var lo = vec4f(0.0);
+  var hi = vec4f(0.0);
   for (var ci = 0u; ci < p.cin; ci++) {
-    acc += fx[xi] * fw[wi];
+    let v = fx[xi];
+    lo += v * fw[wi];
+    hi += v * fw[wi + 1u];
     xi += dhw;
-    wi += p.cout * 8u;
+    wi += 2u * p.cout;
   }
-  fout[i] = acc;
+  if (p.has_bias != 0u) {
+    lo += fb[co];
+    hi += fb[co];
+  }
+  let ow = 2u * p.w;
+  let ohw = 2u * p.h * ow;
+  let o = ((n * p.cout + co) * 2u * p.d + 2u * z) * ohw + 2u * y * ow + 2u * x;
+  fout[o] = lo.x;
+  fout[o + 1u] = lo.y;
+  fout[o + ow] = lo.z;
+  fout[o + ow + 1u] = lo.w;
+  fout[o + ohw] = hi.x;
+  fout[o + ohw + 1u] = hi.y;
+  fout[o + ohw + ow] = hi.z;
+  fout[o + ohw + ow + 1u] = hi.w;
 }
 
-// --- grad_input ---
-@group(0) @binding(1) var<storage, read> igy: array<f32>;
-@group(0) @binding(2) var<storage, read> iw: array<f32>;
+// --- grad_input: one invocation per input voxel and channel ci, over the 2x2x2 blocks it produced ---
+// gy is read as vec2s (a block row: x = 2w, 2w + 1, at an even index) and matched against the two
+// weight vec4s of (ci, co), in the forward's tap order.
+@group(0) @binding(1) var<storage, read> igy: array<vec2f>;
+@group(0) @binding(2) var<storage, read> iw: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> igx: array<f32>;
 
 @compute @workgroup_size(WG)
@@ -74,26 +94,25 @@ fn grad_input(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   let z = r % p.d; r = r / p.d;
   let ci = r % p.cin;
   let n = r / p.cin;
-  let ow = 2u * p.w;
-  let ohw = 4u * p.h * p.w;
-  let odhw = 2u * p.d * ohw;
-  // the 2x2x2 block of gy this voxel produced, in channel co
-  var g = n * p.cout * odhw + 2u * z * ohw + 2u * y * ow + 2u * x;
-  var wi = ci * p.cout * 8u;
+  // in vec2 units: an output row holds w of them, a plane 2 h w, a channel 2 d * 2 h w
+  let row = p.w;
+  let plane = 2u * p.h * p.w;
+  let channel = 2u * p.d * plane;
+  var g = n * p.cout * channel + 2u * z * plane + 2u * y * row + x;
+  var wi = ci * p.cout * 2u;
   var s = 0.0;
   for (var co = 0u; co < p.cout; co++) {
-    s += igy[g] * iw[wi] + igy[g + 1u] * iw[wi + 1u]
-       + igy[g + ow] * iw[wi + 2u] + igy[g + ow + 1u] * iw[wi + 3u]
-       + igy[g + ohw] * iw[wi + 4u] + igy[g + ohw + 1u] * iw[wi + 5u]
-       + igy[g + ohw + ow] * iw[wi + 6u] + igy[g + ohw + ow + 1u] * iw[wi + 7u];
-    g += odhw;
-    wi += 8u;
+    s += dot(vec4f(igy[g], igy[g + row]), iw[wi]) + dot(vec4f(igy[g + plane], igy[g + plane + row]), iw[wi + 1u]);
+    g += channel;
+    wi += 2u;
   }
   igx[i] = s;
 }
 
 // --- grad_weight: partial sums laid out [Cin * Cout * 8, chunks] ---
-@group(0) @binding(1) var<storage, read> wgy: array<f32>;
+// One invocation per chunk and channel pair (ci, co), accumulating the 8 taps as in the forward: each
+// x value read once, gy as vec2s.
+@group(0) @binding(1) var<storage, read> wgy: array<vec2f>;
 @group(0) @binding(2) var<storage, read> wx: array<f32>;
 @group(0) @binding(3) var<storage, read_write> wpartial: array<f32>;
 
@@ -101,30 +120,40 @@ fn grad_input(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
 fn grad_weight(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = index(gid, nwg);
   if (i >= p.count) { return; }
-  let weights = p.cin * p.cout * 8u;
-  // neighbouring invocations take neighbouring weights of one chunk: they read the same voxels
-  let chunk = i / weights;
-  let wi = i - chunk * weights;
-  let c = wi & 1u;
-  let b = (wi >> 1u) & 1u;
-  let a = (wi >> 2u) & 1u;
-  let co = (wi >> 3u) % p.cout;
-  let ci = (wi >> 3u) / p.cout;
-  let ow = 2u * p.w;
-  let ohw = 4u * p.h * p.w;
+  let pairs = p.cin * p.cout;
+  // neighbouring invocations take neighbouring channel pairs of one chunk: they read the same voxels
+  let chunk = i / pairs;
+  let pair = i - chunk * pairs; // ci * cout + co
+  let co = pair % p.cout;
+  let ci = pair / p.cout;
+  // gy in vec2 units, as in grad_input
+  let row = p.w;
+  let plane = 2u * p.h * p.w;
   let r0 = chunk * p.rows_per_chunk;
   let r1 = min(p.rows, r0 + p.rows_per_chunk);
-  var s = 0.0;
-  for (var row = r0; row < r1; row++) {
-    let y = row % p.h;
-    let t = row / p.h;
+  var lo = vec4f(0.0);
+  var hi = vec4f(0.0);
+  for (var r = r0; r < r1; r++) {
+    let y = r % p.h;
+    let t = r / p.h;
     let z = t % p.d;
     let n = t / p.d;
     let x0 = ((n * p.cin + ci) * p.d + z) * p.h * p.w + y * p.w;
-    let g0 = ((n * p.cout + co) * 2u * p.d + 2u * z + a) * ohw + (2u * y + b) * ow + c;
+    let g0 = ((n * p.cout + co) * 2u * p.d + 2u * z) * plane + 2u * y * row;
     for (var x = 0u; x < p.w; x++) {
-      s += wx[x0 + x] * wgy[g0 + 2u * x];
+      let v = wx[x0 + x];
+      let g = g0 + x;
+      lo += v * vec4f(wgy[g], wgy[g + row]);
+      hi += v * vec4f(wgy[g + plane], wgy[g + plane + row]);
     }
   }
-  wpartial[wi * p.chunks + chunk] = s;
+  let o = pair * 8u * p.chunks + chunk;
+  wpartial[o] = lo.x;
+  wpartial[o + p.chunks] = lo.y;
+  wpartial[o + 2u * p.chunks] = lo.z;
+  wpartial[o + 3u * p.chunks] = lo.w;
+  wpartial[o + 4u * p.chunks] = hi.x;
+  wpartial[o + 5u * p.chunks] = hi.y;
+  wpartial[o + 6u * p.chunks] = hi.z;
+  wpartial[o + 7u * p.chunks] = hi.w;
 }

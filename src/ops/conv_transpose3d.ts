@@ -38,11 +38,12 @@ export function convTranspose3d(x: Tensor, w: Tensor, b: Tensor | null): Tensor 
   g.run({
     shader: SHADER,
     entry: "forward",
-    params: [out.size, ...dims, b ? 1 : 0],
+    // one invocation per input voxel and output channel (a 2x2x2 output block each)
+    params: [out.size / 8, ...dims, b ? 1 : 0],
     // without a bias the binding still needs a buffer: the weights stand in, unread
     inputs: [x.buffer, w.buffer, (b ?? w).buffer],
     outputs: [out.buffer],
-    invocations: out.size,
+    invocations: out.size / 8,
   });
 
   const inputGrad = (gy: Tensor) => {
@@ -64,10 +65,11 @@ export function convTranspose3d(x: Tensor, w: Tensor, b: Tensor | null): Tensor 
       g.run({
         shader: SHADER,
         entry: "grad_weight",
-        params: [w.size * chunks, ...dims, 0, rows, rowsPerChunk, chunks],
+        // one invocation per chunk and channel pair (its 8 taps)
+        params: [(w.size / 8) * chunks, ...dims, 0, rows, rowsPerChunk, chunks],
         inputs: [gy.buffer, x.buffer],
         outputs: [partials.buffer],
-        invocations: w.size * chunks,
+        invocations: (w.size / 8) * chunks,
       }));
   };
   return record(out, {
