@@ -81,6 +81,8 @@ Deno.test({
       "data/abdomen-ct-a.labels.nii.gz",
     ]);
     assert.equal(r.code, 0, r.stderr);
+    // auto: f16 only on a hardware adapter with shader-f16, so f32 on the software one CI runs
+    assert.match(r.stdout, /convolutions in f(16|32)/);
     const ct = await readNifti(SAMPLE), seg = await readLabels(out);
     assert.deepEqual(seg.dims, ct.dims);
     assert.ok(maxAbsDifference(seg.affine, ct.affine) < 1e-5, "affine changed");
@@ -121,6 +123,7 @@ Deno.test({
     await Deno.writeFile(`${broken}/stage2.safetensors`, new Uint8Array(100));
     await check([SAMPLE, "--model", broken], /stage2\.safetensors/);
     await check([SAMPLE, "--model", `${dir}/nowhere`], /stage1\.safetensors/);
+    await check([SAMPLE, "--model", modelDir, "--precision", "f8"], /--precision must be auto, f32 or f16/);
     const r = await runCli("segment.ts", [SAMPLE, "-o", SAMPLE, "--model", modelDir]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /overwrite the input/);
