@@ -700,3 +700,19 @@ fn sum_partials(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   for (var s = 0u; s < sp.chunks; s++) { acc += sin[s * sp.count + i]; }
   sout[i] = acc;
 }
+
+// --- transpose: a [rows, cols] matrix as [cols, rows] ---
+// The 1x1x1 forward reads its weights [Cout, Cin] transposed, the way conv's FLIP mode reads them.
+struct TransposeParams { rows: u32, cols: u32 }
+
+@group(0) @binding(0) var<uniform> tp: TransposeParams;
+@group(0) @binding(1) var<storage, read> tin: array<f32>;
+@group(0) @binding(2) var<storage, read_write> tout: array<f32>;
+
+@compute @workgroup_size(WG)
+fn transpose_matrix(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= tp.rows * tp.cols) { return; }
+  let r = i / tp.cols;
+  tout[(i - r * tp.cols) * tp.rows + r] = tin[i];
+}

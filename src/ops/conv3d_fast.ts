@@ -67,6 +67,8 @@ function checkTiles(op: string, t: GemmTiles): void {
 
 /** Sizes of one launch of the `conv` kernel: a GEMM of [rows] x [cin * k^3] by the gathered source. */
 interface GemmLaunch {
+  /** The caller, for errors. */
+  op: string;
   k: number;
   src: readonly number[]; // [n, cin, d, h, w]
   rows: number;
@@ -97,7 +99,7 @@ function launchConv(
   const qw = Math.ceil(ow / 4);
   const quads = n * od * oh * qw;
   const t = tiles ?? chooseTiles(s.rows, quads * 4);
-  checkTiles(s.flip ? "conv3dInputGradFast" : "conv3dForwardFast", t);
+  checkTiles(s.op, t);
   const mtiles = Math.ceil(s.rows / t.bm);
   const ntiles = Math.ceil(quads / (t.bn / 4));
   const { constants, wg } = tileConstants(t, s.k);
@@ -172,13 +174,31 @@ export function conv3dForwardFast(
     throw new ShapeError(`${op}: bias [${b.shape}] should be [${cout}] for weights [${w.shape}]`);
   }
   const o = outSpatial(op, x.shape, k, pad);
-  return launchConv(
-    { k, src: x.shape, rows: cout, out: [n, cout, ...o], pad, flip: false, f16: precision === "f16" },
-    x.buffer,
-    w.buffer,
-    b?.buffer ?? null,
-    tiles,
-  );
+  const launch = {
+    op,
+    k,
+    src: x.shape,
+    rows: cout,
+    out: [n, cout, ...o],
+    pad,
+    flip: false,
+    f16: precision === "f16",
+  };
+  if (k > 1) return launchConv(launch, x.buffer, w.buffer, b?.buffer ?? null, tiles);
+  // A 1x1x1 forward runs 1.4-2x faster on lavapipe through the input gradient's weight addressing (why
+  // is up to LLVM; the 3x3x3 one runs alike both ways): the same GEMM with the weights transposed
+  const wt = Tensor.empty([cin, cout]);
+  gpu().run({
+    shader: SHADER,
+    entry: "transpose_matrix",
+    params: [cout, cin],
+    inputs: [w.buffer],
+    outputs: [wt.buffer],
+    invocations: w.size,
+  });
+  const out = launchConv({ ...launch, flip: true }, x.buffer, wt.buffer, b?.buffer ?? null, tiles);
+  wt.dispose();
+  return out;
 }
 
 /**
@@ -206,7 +226,7 @@ export function conv3dInputGradFast(
     );
   }
   return launchConv(
-    { k, src: gy.shape, rows: cin, out: inputShape, pad: k - 1 - pad, flip: true },
+    { op, k, src: gy.shape, rows: cin, out: inputShape, pad: k - 1 - pad, flip: true },
     gy.buffer,
     w.buffer,
     null,
