@@ -75,6 +75,23 @@ fn norm_apply(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
   }
 }
 
+// norm_apply on 4 elements per invocation (vec4 loads and stores), for planes of a multiple of 4 voxels
+// (so that the 4 share their plane); p.n counts the vec4s.
+@group(0) @binding(1) var<storage, read> x4: array<vec4f>;
+@group(0) @binding(6) var<storage, read_write> y4: array<vec4f>;
+
+@compute @workgroup_size(WG)
+fn norm_apply4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = index(gid, nwg);
+  if (i < p.n) {
+    let q = 4u * i / p.inner;
+    let g = q % p.groups;
+    let c = q % p.channels;
+    let v = gamma[c] * ((x4[i] - mean[g]) * invstd[g]) + beta[c];
+    y4[i] = select(v, select(p.b * v, v, v > vec4f(0.0)), p.mode == 2u);
+  }
+}
+
 @group(0) @binding(4) var<storage, read_write> xhat_out: array<f32>;
 
 @compute @workgroup_size(WG)
