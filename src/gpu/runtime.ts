@@ -47,10 +47,10 @@ export interface Dispatch {
   /** Further override constants of the shader. */
   constants?: Record<string, number>;
   /**
-   * The shader's half-precision variant (adapters with "shader-f16"): `enable f16;` is prepended and
-   * every line that ends in a comment `// f16: CODE` is replaced by CODE.
+   * A variant of the shader: every line that ends in a comment `// NAME: CODE` is replaced by CODE.
+   * `f16` (half precision; adapters with "shader-f16") also gets `enable f16;` prepended.
    */
-  f16?: boolean;
+  variant?: "f16" | "vec4";
 }
 
 const SHADER_DIR = new URL("../../shaders/", import.meta.url);
@@ -188,7 +188,7 @@ export class Gpu {
     );
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const pass = this.#profile
-      ? this.#timedPass(`${d.shader.replace(/\.wgsl$/, "")}${d.f16 ? "#f16" : ""}:${d.entry}`)
+      ? this.#timedPass(`${d.shader.replace(/\.wgsl$/, "")}${d.variant ? `#${d.variant}` : ""}:${d.entry}`)
       : this.#computePass();
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
@@ -340,17 +340,18 @@ export class Gpu {
   #pipeline(d: Dispatch, wg: number, hasParams: boolean, nIn: number, nOut: number): GPUComputePipeline {
     const constants = { WG: wg, ...d.constants };
     const layoutKey = `${hasParams ? 1 : 0}:${nIn}:${nOut}`;
-    const variant = d.f16 ? `${d.shader}#f16` : d.shader;
+    const variant = d.variant ? `${d.shader}#${d.variant}` : d.shader;
     const key = `${variant}|${d.entry}|${JSON.stringify(constants)}|${layoutKey}`;
     let p = this.#pipelines.get(key);
     if (p) return p;
     let module = this.#modules.get(variant);
     if (!module) {
-      if (d.f16 && !this.device.features.has("shader-f16")) {
+      if (d.variant === "f16" && !this.device.features.has("shader-f16")) {
         throw new GpuError(`${d.entry}: this adapter has no shader-f16, so no half-precision kernels`);
       }
       let code = Deno.readTextFileSync(new URL(d.shader, SHADER_DIR));
-      if (d.f16) code = "enable f16;\n" + code.replace(/^.*\/\/ f16: (.*)$/gm, "$1");
+      if (d.variant) code = code.replace(new RegExp(`^.*// ${d.variant}: (.*)$`, "gm"), "$1");
+      if (d.variant === "f16") code = "enable f16;\n" + code;
       module = this.device.createShaderModule({ label: variant, code });
       this.#modules.set(variant, module);
     }

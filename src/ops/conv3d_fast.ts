@@ -113,7 +113,7 @@ function launchConv(
     invocations: mtiles * ntiles * wg,
     workgroupSize: wg,
     constants: { ...constants, FLIP: s.flip ? 1 : 0 },
-    f16: s.f16,
+    variant: s.f16 ? "f16" : undefined,
   });
   return out;
 }

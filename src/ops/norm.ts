@@ -44,7 +44,14 @@ interface Scalars {
   mode?: number;
 }
 
-function run(entry: string, n: number, inputs: Tensor[], outputs: Tensor[], s: Scalars = {}): void {
+function run(
+  entry: string,
+  n: number,
+  inputs: Tensor[],
+  outputs: Tensor[],
+  s: Scalars = {},
+  variant?: "vec4",
+): void {
   gpu().run({
     shader: SHADER,
     entry,
@@ -53,7 +60,17 @@ function run(entry: string, n: number, inputs: Tensor[], outputs: Tensor[], s: S
     inputs: inputs.map((t) => t.buffer),
     outputs: outputs.map((t) => t.buffer),
     invocations: n,
+    variant,
   });
+}
+
+/**
+ * A per-element kernel over the `size` elements of tensors whose planes hold `s.inner` voxels: on
+ * vec4s (the shader's "vec4" variant, 4 elements an invocation) when that is a multiple of 4.
+ */
+function runElements(entry: string, size: number, inputs: Tensor[], outputs: Tensor[], s: Scalars): void {
+  if (s.inner! % 4 === 0) run(entry, size / 4, inputs, outputs, s, "vec4");
+  else run(entry, size, inputs, outputs, s);
 }
 
 /** How a normalisation groups its statistics; the node owns `mean` and `invstd`. */
@@ -102,12 +119,7 @@ function normalize(x: Tensor, gamma: Tensor, beta: Tensor, spec: NormSpec): Tens
   const out = Tensor.empty(x.shape);
   const slope = spec.negativeSlope;
   const act = slope === undefined ? {} : { b: slope, mode: 2 };
-  // planes of a multiple of 4 voxels (nearly every volume) go 4 elements per invocation
-  const by4 = view.inner % 4 === 0;
-  run(by4 ? "norm_apply4" : "norm_apply", by4 ? x.size / 4 : x.size, [x, mean, invstd, gamma, beta], [out], {
-    ...shape,
-    ...act,
-  });
+  runElements("norm_apply", x.size, [x, mean, invstd, gamma, beta], [out], { ...shape, ...act });
 
   // per-group sums of the backward folded to per-channel sums for gamma and beta
   const perChannelSum = (s: Tensor) => {
@@ -129,12 +141,15 @@ function normalize(x: Tensor, gamma: Tensor, beta: Tensor, spec: NormSpec): Tens
       if (slope !== undefined) {
         xhat = Tensor.empty(x.shape);
         g = Tensor.empty(x.shape);
-        run("xhat_act", x.size, [x, mean, invstd, gamma, beta, gOut], [xhat, g], { ...shape, b: slope });
+        runElements("xhat_act", x.size, [x, mean, invstd, gamma, beta, gOut], [xhat, g], {
+          ...shape,
+          b: slope,
+        });
       }
       if (needGamma || full) {
         if (!xhat) {
           xhat = Tensor.empty(x.shape);
-          run("xhat", x.size, [x, mean, invstd], [xhat], shape);
+          runElements("xhat", x.size, [x, mean, invstd], [xhat], shape);
         }
         s2 = groupSum(g, view, "dot", xhat);
       }
@@ -144,7 +159,7 @@ function normalize(x: Tensor, gamma: Tensor, beta: Tensor, spec: NormSpec): Tens
         gx = Tensor.empty(x.shape);
         // unused bindings (affine-only mode) get any valid buffer
         const inputs = [g, xhat ?? invstd, invstd, gamma, s1 ?? invstd, s2 ?? invstd];
-        run("norm_grad", x.size, inputs, [gx], {
+        runElements("norm_grad", x.size, inputs, [gx], {
           ...shape,
           a: 1 / spec.count,
           mode: spec.affineOnly ? 1 : 0,
