@@ -3,15 +3,25 @@
 // total (1, 1, n). Each workgroup sums one chunk of CHUNK = WG * PER elements of one group into
 // partial[g * chunks + chunk]; the host repeats with mode "sum" until one chunk is left. Each
 // invocation loops PER times, far below the software Vulkan driver's 65535-iteration cut-off.
+//
+// sum and dot also come in a "vec4" variant for views whose inner extent is a multiple of 4: x and y
+// are read as vec4s (4 consecutive elements of one group), and the params count vec4s.
 
 override WG: u32 = 256;
 const PER: u32 = 16u;
 
 struct Params { outer: u32, groups: u32, inner: u32, chunks: u32 }
 
+alias V = f32; // vec4: alias V = vec4f;
+
+// The sum of the lanes of v.
+fn lanes(v: V) -> f32 {
+  return v; // vec4: return v.x + v.y + v.z + v.w;
+}
+
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> y: array<f32>; // second operand (dot)
+@group(0) @binding(1) var<storage, read> xs: array<V>;
+@group(0) @binding(2) var<storage, read> ys: array<V>; // second operand (dot)
 @group(0) @binding(3) var<storage, read_write> partial: array<f32>;
 
 var<workgroup> acc: array<f32, WG>;
@@ -27,18 +37,18 @@ fn reduce(mode: u32, lid: u32, wid: vec3u, nwg: vec3u) {
   let g = w / p.chunks;
   let chunk = w - g * p.chunks;
   let count = p.outer * p.inner;
-  var s = 0.0;
+  var s = V(0.0);
   if (g < p.groups) {
     let start = chunk * WG * PER;
     for (var k = 0u; k < PER; k++) {
       let e = start + k * WG + lid;
       if (e < count) {
         let j = element(g, e);
-        if (mode == 0u) { s += x[j]; } else { s += x[j] * y[j]; }
+        if (mode == 0u) { s += xs[j]; } else { s += xs[j] * ys[j]; }
       }
     }
   }
-  acc[lid] = s;
+  acc[lid] = lanes(s);
   workgroupBarrier();
   for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
     if (lid < stride) { acc[lid] += acc[lid + stride]; }
@@ -66,6 +76,7 @@ fn dot(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: ve
 // values, takes their mean and their squared deviations from it; the workgroup then merges the
 // invocations' (count, mean, M2) in a tree with Chan et al.'s formula (stable: no E[x^2] - E[x]^2)
 // into mpart[w] = (count, shifted mean, M2). merge_moments merges a group's chunks the same way.
+@group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> mpart: array<f32>; // [groups][chunks][3]
 
 var<workgroup> mcount: array<u32, WG>;

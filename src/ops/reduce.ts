@@ -39,16 +39,20 @@ export function groupSum(x: Tensor, view: GroupView, mode: ReduceMode = "sum", y
   const g = gpu();
   let src = x, o = outer, i = inner, m = mode;
   for (;;) {
-    const chunks = Math.ceil((o * i) / CHUNK);
+    // groups of whole vec4s are read 4 elements at a time (the "vec4" variant counts in vec4s)
+    const by4 = i % 4 === 0;
+    const iv = by4 ? i / 4 : i;
+    const chunks = Math.ceil((o * iv) / CHUNK);
     const out = Tensor.empty([groups * chunks]);
     g.run({
       shader: "reduce.wgsl",
       entry: m,
-      params: [o, groups, i, chunks],
+      params: [o, groups, iv, chunks],
       inputs: [src.buffer, (m === "sum" ? src : y!).buffer],
       outputs: [out.buffer],
       invocations: groups * chunks * WG,
       workgroupSize: WG,
+      variant: by4 ? "vec4" : undefined,
     });
     if (src !== x) src.dispose();
     if (chunks === 1) return out;
