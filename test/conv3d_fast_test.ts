@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { assertClose, randomData, setupGpu } from "./_helpers.ts";
-import { conv3dRef, conv3dWeightGradRef, type ConvDims, convOut } from "./ref/conv.ts";
+import { conv3dInputGradRef, conv3dRef, conv3dWeightGradRef, type ConvDims, convOut } from "./ref/conv.ts";
 import {
   conv3dForwardFast,
   conv3dInputGradFast,
@@ -21,41 +21,6 @@ import { gpu } from "../src/gpu/runtime.ts";
 import { ShapeError } from "../src/gpu/errors.ts";
 
 await setupGpu();
-
-/** Input gradient: gx[n,ci,i] = sum over co and taps of gy[n,co,o] * w[co,ci,i-o+pad]. */
-function conv3dInputGradRef(gy: Float64Array, w: Float64Array, s: ConvDims): Float64Array {
-  const [od, oh, ow] = convOut(s);
-  const { n, cin, cout, d, h, w: wd, k, pad } = s;
-  const gx = new Float64Array(n * cin * d * h * wd);
-  for (let b = 0; b < n; b++) {
-    for (let co = 0; co < cout; co++) {
-      for (let z = 0; z < od; z++) {
-        for (let y = 0; y < oh; y++) {
-          for (let x = 0; x < ow; x++) {
-            const g = gy[(((b * cout + co) * od + z) * oh + y) * ow + x];
-            for (let ci = 0; ci < cin; ci++) {
-              for (let kd = 0; kd < k; kd++) {
-                const iz = z + kd - pad;
-                if (iz < 0 || iz >= d) continue;
-                for (let kh = 0; kh < k; kh++) {
-                  const iy = y + kh - pad;
-                  if (iy < 0 || iy >= h) continue;
-                  for (let kw = 0; kw < k; kw++) {
-                    const ix = x + kw - pad;
-                    if (ix < 0 || ix >= wd) continue;
-                    gx[(((b * cin + ci) * d + iz) * h + iy) * wd + ix] += g *
-                      w[(((co * cin + ci) * k + kd) * k + kh) * k + kw];
-                  }
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-  return gx;
-}
 
 /** Sizes not multiples of any tile, C = 1 and 3, D != H != W, N = 1 and 2. */
 const SHAPES: Omit<ConvDims, "k" | "pad">[] = [

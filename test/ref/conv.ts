@@ -78,6 +78,13 @@ export function conv3dWeightGradRef(x: Float64Array, gy: Float64Array, s: ConvDi
   return gw;
 }
 
+/** Input gradient of the convolution for an output gradient gy: gx[n,ci,i] = sum gy[n,co,o] * w[co,ci,i-o+pad]. */
+export function conv3dInputGradRef(gy: Float64Array, w: Float64Array, s: ConvDims): Float64Array {
+  const gx = new Float64Array(s.n * s.cin * s.d * s.h * s.w);
+  eachTap(s, (xi, wi, oi) => gx[xi] += gy[oi] * w[wi]);
+  return gx;
+}
+
 /** Sizes of a 2x2x2 stride-2 transposed convolution: input [n,cin,d,h,w], output [n,cout,2d,2h,2w]. */
 export interface UpDims {
   n: number;
