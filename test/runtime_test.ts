@@ -44,3 +44,36 @@ Deno.test("a validation error surfaces as a typed error at the next sync, not as
   g.fill(t.buffer, 5, 4);
   assert.deepEqual([...await t.read()], [5, 5, 5, 5]);
 });
+
+Deno.test({
+  name: "the profiler times every launch per kernel, across batches, and stops cleanly",
+  ignore: !g.device.features.has("timestamp-query"),
+  fn: async () => {
+    const x = Tensor.full([1000], 2), y = Tensor.empty([1000]);
+    g.startProfile();
+    assert.ok(g.profiling);
+    // 300 fills: more than one batch of recorded launches (a submission every 256)
+    for (let i = 0; i < 300; i++) g.fill(x.buffer, i);
+    g.run({
+      shader: "elementwise.wgsl",
+      entry: "scale",
+      params: [1000, 3],
+      paramTypes: "uf",
+      inputs: [x.buffer],
+      outputs: [y.buffer],
+      invocations: 1000,
+    });
+    const rows = await g.stopProfile();
+    assert.ok(!g.profiling);
+    const byName = new Map(rows.map((r) => [r.kernel, r]));
+    assert.equal(byName.get("elementwise:fill")?.launches, 300);
+    assert.equal(byName.get("elementwise:scale")?.launches, 1);
+    assert.ok(rows.every((r) => r.ms >= 0 && Number.isFinite(r.ms)));
+    // work after the profile runs normally, with its results
+    g.fill(x.buffer, 5);
+    assert.deepEqual([...(await x.read()).slice(0, 3)], [5, 5, 5]);
+    assert.deepEqual([...(await y.read()).slice(0, 3)], [897, 897, 897]); // 3 * the last profiled fill
+    x.dispose();
+    y.dispose();
+  },
+});
