@@ -1,5 +1,5 @@
 #!/bin/bash
-# Everything a lent GPU session measures, in one run (about 8 minutes; see bench/RESULTS.md). Here:
+# Everything a lent GPU session measures, in one run (at most 8 minutes; see bench/RESULTS.md). Here:
 #   bash ../shared/tools/gpu/prep.sh
 # then the device tool's `run` with carry [".gpu"], timeout_s 560, and the command
 #   bash .gpu/on-device.sh bash bench/gpu-session.sh
@@ -19,16 +19,16 @@ step() { # step SECONDS NAME COMMAND...: runs COMMAND with a limit, its output i
 }
 
 # correctness first: the kernels on this adapter against float64, f16 included
-step 120 tests.txt deno test --allow-read --allow-write --allow-env --allow-run --allow-ffi \
+step 100 tests.txt deno test --allow-read --allow-write --allow-env --allow-run --allow-ffi \
   test/conv3d_fast_test.ts test/conv3d_test.ts test/network_test.ts
 # our kernels, the f16 path, jax-js and PyTorch (float32 with TF32 off, and TF32) on the same card
-step 270 bench.txt deno task bench --backends ours,ours-f16,jax-js,pytorch-fp32,pytorch-tf32 \
+step 240 bench.txt deno task bench --backends ours,ours-f16,jax-js,pytorch-fp32,pytorch-tf32 \
   --reps 5 --budget 3 --max-run 20 --json "$OUT/bench.json"
 # where a paper training step and a fast-preset step spend their time
-step 45 profile-paper-train.txt deno run -A bench/profile.ts --preset paper --size 116x132x132 --steps 2
-step 30 profile-fast-train.txt deno run -A bench/profile.ts --base 8 --size 40 --steps 5
+step 40 profile-paper-train.txt deno run -A bench/profile.ts --preset paper --size 116x132x132 --steps 2
+step 25 profile-fast-train.txt deno run -A bench/profile.ts --base 8 --size 40 --steps 5
 # the README's command on the sample CT, both precisions
 for p in f32 f16; do
-  step 40 "segment-$p.txt" deno task segment data/abdomen-ct-a.nii.gz -o "/tmp/seg-$p.nii.gz" \
+  step 35 "segment-$p.txt" deno task segment data/abdomen-ct-a.nii.gz -o "/tmp/seg-$p.nii.gz" \
     --precision "$p" --reference data/abdomen-ct-a.labels.nii.gz --json "$OUT/segment-$p.json" --progress off
 done
