@@ -14,6 +14,9 @@ import { formatTable } from "../src/report/table.ts";
 import { labelName } from "../src/volume/labels.ts";
 import type { LabelDice } from "../src/train/dice.ts";
 
+/** A preset's default iterations per stage, "N1 / N2". */
+const defaults = (name: string) => PRESETS[name].train.map((t) => t.iterations).join(" / ");
+
 const HELP = `Train the two-stage cascaded 3D U-Net on labelled CTs.
 
 Usage: deno task train --data DIR --out MODEL_DIR [options]
@@ -25,7 +28,8 @@ Usage: deno task train --data DIR --out MODEL_DIR [options]
                       MODEL_DIR, because its candidate region C2 comes from stage-1 predictions)
   --preset NAME       fast (small network at 6 mm / 3 mm; the default without a real GPU) or paper
                       (Roth et al.: 4-level valid U-Net, 132x132x116 tiles; the default on a GPU)
-  --iterations N      iterations per stage (default: the preset's)
+  --iterations N      iterations per stage (default: the preset's, stage 1 / stage 2:
+                      fast ${defaults("fast")}, paper ${defaults("paper")})
   --lr RATE           peak learning rate (decays polynomially to 0)
   --batch N           patches per iteration
   --validate-every N  validation Dice and checkpoint every N iterations
