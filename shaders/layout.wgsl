@@ -1,29 +1,10 @@
-// Layout copies on NCDHW tensors: channel-range copies (concat and its split) and spatial windows
-// (centre crop and its zero padding). One invocation per output element, no loops.
+// Layout copies on NCDHW tensors: spatial windows (centre crop and its zero padding). One invocation per
+// output element, no loops. (Channel ranges, for concat and its split, are plain buffer copies.)
 
 override WG: u32 = 64;
 
 fn index(gid: vec3u, nwg: vec3u) -> u32 {
   return gid.x + gid.y * nwg.x * WG;
-}
-
-// --- channels: out[n, co + c, s] = x[n, ci + c, s] for c < cn ---
-// x has ci_total channels, out co_total, both s_size voxels per channel; n counts N * cn * s_size.
-struct ChannelParams { n: u32, s_size: u32, cn: u32, ci_total: u32, ci: u32, co_total: u32, co: u32 }
-
-@group(0) @binding(0) var<uniform> cp: ChannelParams;
-@group(0) @binding(1) var<storage, read> cx: array<f32>;
-@group(0) @binding(2) var<storage, read_write> cout: array<f32>;
-
-@compute @workgroup_size(WG)
-fn channels(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(gid, nwg);
-  if (i >= cp.n) { return; }
-  let s = i % cp.s_size;
-  let r = i / cp.s_size;
-  let c = r % cp.cn;
-  let b = r / cp.cn;
-  cout[(b * cp.co_total + cp.co + c) * cp.s_size + s] = cx[(b * cp.ci_total + cp.ci + c) * cp.s_size + s];
 }
 
 // --- window: out[nc, z, y, x] = x[nc, z + oz, y + oy, x + ox], 0 where that falls outside x ---

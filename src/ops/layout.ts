@@ -1,7 +1,7 @@
 /**
- * Layout ops on NCDHW tensors (shaders/layout.wgsl): channel concatenation (the U-Net's skip
- * connections) and centre cropping of the spatial dims (valid-padding skips), each with its backward
- * pass (split, zero padding). Also the rank check the other NCDHW op families share.
+ * Layout ops on NCDHW tensors: channel concatenation (the U-Net's skip connections; buffer copies)
+ * and centre cropping of the spatial dims (valid-padding skips; shaders/layout.wgsl), each with its
+ * backward pass (split, zero padding). Also the rank check the other NCDHW op families share.
  */
 import { gpu } from "../gpu/runtime.ts";
 import { ShapeError } from "../gpu/errors.ts";
@@ -18,18 +18,16 @@ export function dims5(op: string, x: Tensor): [number, number, number, number, n
   return [n, c, d, h, w];
 }
 
-/** Copies `cn` channels of `x` starting at `ci` into `out` starting at channel `co` (same N, space). */
+/**
+ * Copies `cn` channels of `x` starting at `ci` into `out` starting at channel `co` (same N, space):
+ * per batch item one contiguous run of memory, so one buffer-to-buffer copy each (no kernel).
+ */
 function copyChannels(x: Tensor, ci: number, out: Tensor, co: number, cn: number): void {
   const s = x.shape.slice(2).reduce((a, b) => a * b, 1);
-  const n = x.shape[0] * cn * s;
-  gpu().run({
-    shader: SHADER,
-    entry: "channels",
-    params: [n, s, cn, x.shape[1], ci, out.shape[1], co],
-    inputs: [x.buffer],
-    outputs: [out.buffer],
-    invocations: n,
-  });
+  const [cx, cOut] = [x.shape[1], out.shape[1]];
+  for (let b = 0; b < x.shape[0]; b++) {
+    gpu().copy(x.buffer, out.buffer, cn * s * 4, (b * cx + ci) * s * 4, (b * cOut + co) * s * 4);
+  }
 }
 
 /** Channels `[c0, c0 + cn)` of `x` as a new tensor. */
