@@ -210,6 +210,8 @@ struct Params {
   mtiles: u32, // ceil(cout / BM)
   tiles: u32, // mtiles * ceil(quads / (BN / 4))
   has_bias: u32,
+  moments: u32, // 1: also write the moments of the output channels (for a normalisation that follows)
+  parts: u32, // with moments: moment partials per channel, (tiles / mtiles) * TC
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -217,6 +219,48 @@ struct Params {
 @group(0) @binding(2) var<storage, read> wt: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>; // any buffer when has_bias = 0
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
+// With p.moments: per channel and invocation column, (count, mean, M2) of the raw sums (bias left
+// out) over the invocation's voxels, [cout][parts][3]. Bound (to a stand-in) either way. (A uniform,
+// not an override constant: naga 29 panics compacting the module when one guards this code.)
+@group(0) @binding(5) var<storage, read_write> moments: array<f32>;
+
+// Lanes 0 .. nx-1 of a quad as ones.
+fn lane_mask(nx: u32) -> vec4f {
+  return select(vec4f(0.0), vec4f(1.0), vec4<bool>(nx > 0u, nx > 1u, nx > 2u, nx > 3u));
+}
+
+// (count, mean, M2) of the valid lanes of v0 .. v3 (quads q0 .. q3), two-pass in registers.
+fn moments16(v0: vec4f, v1: vec4f, v2: vec4f, v3: vec4f, q0: Quad, q1: Quad, q2: Quad, q3: Quad) -> vec3f {
+  let k0 = lane_mask(q0.nx);
+  let k1 = lane_mask(q1.nx);
+  let k2 = lane_mask(q2.nx);
+  let k3 = lane_mask(q3.nx);
+  let n = f32(q0.nx + q1.nx + q2.nx + q3.nx);
+  if (n == 0.0) { return vec3f(0.0); }
+  let m = (dot(v0, k0) + dot(v1, k1) + dot(v2, k2) + dot(v3, k3)) / n;
+  let d0 = (v0 - m) * k0;
+  let d1 = (v1 - m) * k1;
+  let d2 = (v2 - m) * k2;
+  let d3 = (v3 - m) * k3;
+  return vec3f(n, m, dot(d0, d0) + dot(d1, d1) + dot(d2, d2) + dot(d3, d3));
+}
+
+fn write_moments(m: u32, part: u32, r: vec3f) {
+  if (m >= p.cout) { return; }
+  let o = 3u * (m * p.parts + part);
+  moments[o] = r.x;
+  moments[o + 1u] = r.y;
+  moments[o + 2u] = r.z;
+}
+
+// The moments of channels m .. m+3 (the columns of the blocks b0 .. b3 of quads q0 .. q3).
+fn quad_moments(m: u32, part: u32, b0: mat4x4f, b1: mat4x4f, b2: mat4x4f, b3: mat4x4f, q0: Quad, q1: Quad,
+                q2: Quad, q3: Quad) {
+  write_moments(m, part, moments16(b0[0], b1[0], b2[0], b3[0], q0, q1, q2, q3));
+  write_moments(m + 1u, part, moments16(b0[1], b1[1], b2[1], b3[1], q0, q1, q2, q3));
+  write_moments(m + 2u, part, moments16(b0[2], b1[2], b2[2], b3[2], q0, q1, q2, q3));
+  write_moments(m + 3u, part, moments16(b0[3], b1[3], b2[3], b3[3], q0, q1, q2, q3));
+}
 
 // A quad of 4 output voxels x0 .. x0+3 of one row. `base`: src index of tap 0, channel 0, voxel x0
 // (wrapping below zero at the borders, where the masks hide it); `zy` bit kz * KS + ky: that (kz, ky)
@@ -406,6 +450,16 @@ fn conv(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: v
 
   let ov = p.od * p.oh * p.ow;
   let m1 = m0 + 4u * tm;
+  if (p.moments != 0u) {
+    // blocks beyond QN are zero and their quads empty (nx = 0): they add nothing
+    let part = (tile / p.mtiles) * tc + tn;
+    quad_moments(m1, part, c00, c01, c02, c03, q0, q1, q2, q3);
+    quad_moments(m1 + 4u * tr, part, c10, c11, c12, c13, q0, q1, q2, q3);
+    if (QM == 4u) {
+      quad_moments(m1 + 8u * tr, part, c20, c21, c22, c23, q0, q1, q2, q3);
+      quad_moments(m1 + 12u * tr, part, c30, c31, c32, c33, q0, q1, q2, q3);
+    }
+  }
   store_quad(m1, c00, q0, ov);
   store_quad(m1, c01, q1, ov);
   store_quad(m1 + 4u * tr, c10, q0, ov);
@@ -715,4 +769,50 @@ fn transpose_matrix(@builtin(global_invocation_id) gid: vec3u, @builtin(num_work
   if (i >= tp.rows * tp.cols) { return; }
   let r = i / tp.cols;
   tout[(i - r * tp.cols) * tp.rows + r] = tin[i];
+}
+
+// --- merge_moments: the moments partials of a channel merged, `block` at a time ---
+// Level 1 (FINISH = 0): mparts [cout][parts][3] -> mout [cout][ceil(parts / block)][3]; level 2
+// (FINISH = 1, block >= parts): mean[m] (+ bias) and M2[m]. Chan et al.'s pairwise formula; a
+// partial with count 0 changes nothing. At most `block` (1024) iterations per invocation.
+struct MergeParams { cout: u32, parts: u32, block: u32, has_bias: u32 }
+
+@group(0) @binding(0) var<uniform> mp: MergeParams;
+@group(0) @binding(1) var<storage, read> mparts: array<f32>;
+@group(0) @binding(2) var<storage, read> mbias: array<f32>; // any buffer when has_bias = 0
+@group(0) @binding(3) var<storage, read_write> mout: array<f32>;
+@group(0) @binding(4) var<storage, read_write> mm2: array<f32>; // FINISH only
+
+override FINISH: bool = false;
+
+@compute @workgroup_size(WG)
+fn merge_moments(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  let blocks = (mp.parts + mp.block - 1u) / mp.block;
+  if (i >= mp.cout * blocks) { return; }
+  let m = i / blocks;
+  let first = (i - m * blocks) * mp.block;
+  let last = min(mp.parts, first + mp.block);
+  var n = 0.0;
+  var mean = 0.0;
+  var q = 0.0;
+  for (var j = first; j < last; j++) {
+    let o = 3u * (m * mp.parts + j);
+    let nb = mparts[o];
+    if (nb > 0.0) {
+      let f = nb / (n + nb);
+      let d = mparts[o + 1u] - mean;
+      mean += d * f;
+      q += mparts[o + 2u] + d * d * n * f;
+      n += nb;
+    }
+  }
+  if (FINISH) {
+    mout[m] = mean + select(0.0, mbias[m], mp.has_bias != 0u);
+    mm2[m] = q;
+  } else {
+    mout[3u * i] = n;
+    mout[3u * i + 1u] = mean;
+    mout[3u * i + 2u] = q;
+  }
 }

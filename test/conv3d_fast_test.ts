@@ -12,6 +12,7 @@ import { assertClose, randomData, setupGpu } from "./_helpers.ts";
 import { conv3dInputGradRef, conv3dRef, conv3dWeightGradRef, type ConvDims, convOut } from "./ref/conv.ts";
 import {
   conv3dForwardFast,
+  conv3dForwardMoments,
   conv3dInputGradFast,
   conv3dWeightGradFast,
   type GemmTiles,
@@ -127,6 +128,51 @@ Deno.test({
     console.log(`error conv3dForwardFast f16 k3 same 1x2000->4 3x2x17: ${e.toExponential(1)}`);
     for (const t of [p.x, p.w, p.b, p.gy, y]) t.dispose();
   },
+});
+
+/** Mean and M2 of each channel of an NC... output over batch and space, in float64. */
+function channelMoments(y: Float64Array, n: number, c: number): { mean: Float64Array; m2: Float64Array } {
+  const plane = y.length / (n * c);
+  const mean = new Float64Array(c), m2 = new Float64Array(c);
+  for (let i = 0; i < y.length; i++) mean[Math.floor(i / plane) % c] += y[i] / (n * plane);
+  for (let i = 0; i < y.length; i++) {
+    m2[Math.floor(i / plane) % c] += (y[i] - mean[Math.floor(i / plane) % c]) ** 2;
+  }
+  return { mean, m2 };
+}
+
+Deno.test("conv3dForwardMoments: the output and its per-channel mean and M2 from the epilogue", async () => {
+  let seed = 300;
+  for (const { name: tname, tiles } of TILINGS) {
+    for (const { k, pad, name: kname } of KERNELS) {
+      for (const shape of SHAPES) {
+        const s = { ...shape, k, pad };
+        const p = problem(s, seed += 4);
+        const { y, moments } = conv3dForwardMoments(p.x, p.w, p.b, s.pad, "f32", tiles);
+        const ref = conv3dRef(p.xd, p.wd, p.bd, s);
+        const label = `moments ${kname} ${s.n}x${s.cin}->${s.cout} ${s.d}x${s.h}x${s.w} (${tname})`;
+        assertClose(await y.read(), ref, 1e-4, label);
+        const { mean, m2 } = channelMoments(ref, s.n, s.cout);
+        assertClose(await moments.mean.read(), mean, 1e-5, `${label} mean`);
+        assertClose(await moments.m2.read(), m2, 1e-5, `${label} M2`);
+        for (const t of [p.x, p.w, p.b, p.gy, y, moments.mean, moments.m2]) t.dispose();
+      }
+    }
+  }
+});
+
+Deno.test("conv3dForwardMoments merges partials in two levels past 1024 per channel", async () => {
+  // 1 -> 3 channels over 2 x 40 x 41 x 45 voxels: about 6000 partials a channel with the CPU tiling
+  const s = { n: 2, cin: 1, cout: 3, d: 40, h: 41, w: 45, k: 3, pad: 1 };
+  const p = problem(s, 400);
+  const { y, moments } = conv3dForwardMoments(p.x, p.w, p.b, 1);
+  const { mean, m2 } = channelMoments(conv3dRef(p.xd, p.wd, p.bd, s), s.n, s.cout);
+  const em = assertClose(await moments.mean.read(), mean, 1e-5, "mean, two levels");
+  const eq = assertClose(await moments.m2.read(), m2, 1e-5, "M2, two levels");
+  console.log(
+    `error conv3dForwardMoments 2x1->3 40x41x45: mean ${em.toExponential(1)}, M2 ${eq.toExponential(1)}`,
+  );
+  for (const t of [p.x, p.w, p.b, p.gy, y, moments.mean, moments.m2]) t.dispose();
 });
 
 Deno.test("conv3dInputGradFast matches the float64 reference", async () => {

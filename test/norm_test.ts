@@ -3,6 +3,7 @@ import { refNorm, refNormGrad, refStats } from "./ref/norm.ts";
 import { assertClose, checkOp, randomData, setupGpu } from "./_helpers.ts";
 import { batchNorm3d, instanceNorm3d, type RunningStats } from "../src/ops/norm.ts";
 import { backward } from "../src/autograd.ts";
+import { conv3d, conv3dWithMoments } from "../src/ops/conv3d.ts";
 import { Tensor } from "../src/tensor.ts";
 import { ShapeError } from "../src/gpu/errors.ts";
 
@@ -169,4 +170,38 @@ Deno.test("norms refuse mismatched parameters with a message naming the shapes",
   for (const t of [x, g3, g2, one]) t.dispose();
   disposeState(state);
   disposeState(bad);
+});
+
+Deno.test("normalising with the convolution's epilogue moments matches the normalisation's own statistics", async () => {
+  for (const [norm, shape] of [["instance", [1, 3, 6, 5, 9]], ["batch", [2, 3, 5, 4, 7]]] as const) {
+    const [n, cin, d, h, w] = shape, cout = 5;
+    const x = Tensor.from(randomData(size([...shape]), 81, 0, 2), [...shape]);
+    const wt = Tensor.from(randomData(cout * cin * 27, 82), [cout, cin, 3, 3, 3]);
+    const b = Tensor.from(randomData(cout, 83, 2, 3), [cout]); // an offset the statistics must carry
+    const g = Tensor.from(randomData(cout, 84, 0.5, 1.5), [cout]),
+      be = Tensor.from(randomData(cout, 85), [cout]);
+    const apply = (y: Tensor, moments?: { mean: Tensor; m2: Tensor }) => {
+      const opts = { negativeSlope: 0.01, moments };
+      if (norm === "instance") return instanceNorm3d(y, g, be, opts);
+      const state = { runningMean: Tensor.zeros([cout]), runningVar: Tensor.full([cout], 1) };
+      return batchNorm3d(y, g, be, state, { training: true, ...opts });
+    };
+    const fused = conv3dWithMoments(x, wt, b);
+    assert.ok(fused.moments, "the tiled kernels give moments");
+    const a = apply(fused.y, fused.moments!);
+    const c = apply(conv3d(x, wt, b));
+    const e = assertClose(await a.read(), await c.read(), 1e-5, `${norm} norm, epilogue moments`);
+    console.log(
+      `error ${norm} norm with epilogue moments [${n},${cin},${d},${h},${w}]->${cout}: ${e.toExponential(1)}`,
+    );
+  }
+});
+
+Deno.test("instance norm refuses per-channel moments for a batch of several volumes", () => {
+  const x = Tensor.zeros([2, 3, 4, 4, 4]), g = Tensor.full([3], 1), be = Tensor.zeros([3]);
+  const moments = { mean: Tensor.zeros([3]), m2: Tensor.zeros([3]) };
+  assert.throws(
+    () => instanceNorm3d(x, g, be, { moments }),
+    (e) => e instanceof ShapeError && /moments/.test(e.message),
+  );
 });

@@ -5,7 +5,7 @@
  * and a 1x1x1 head with one output per class.
  */
 import { Tensor } from "../tensor.ts";
-import { conv3d } from "../ops/conv3d.ts";
+import { conv3d, conv3dWithMoments } from "../ops/conv3d.ts";
 import { convTranspose3d } from "../ops/conv_transpose3d.ts";
 import { maxPool3d } from "../ops/pool3d.ts";
 import { batchNorm3d, instanceNorm3d } from "../ops/norm.ts";
@@ -240,18 +240,27 @@ export class UNet3D {
   }
 
   #block(x: Tensor, s: ConvSpec): Tensor {
-    const y = conv3d(x, this.#p(`${s.name}.weight`), this.#p(`${s.name}.bias`), {
+    const n = this.#normState(s.name);
+    const batch = this.config.norm === "batch";
+    const { y, moments } = conv3dWithMoments(x, this.#p(`${s.name}.weight`), this.#p(`${s.name}.bias`), {
       padding: this.config.padding,
     });
-    const n = this.#normState(s.name);
+    // the normalisation takes its statistics from the convolution's epilogue: per channel over batch and
+    // space, what batch norm needs and instance norm too when the batch is one volume
+    let known = moments ?? undefined;
+    if (known && !batch && x.shape[0] > 1) {
+      known.mean.dispose();
+      known.m2.dispose();
+      known = undefined;
+    }
     // the activation runs fused into the normalisation's pass
-    const negativeSlope = this.config.negativeSlope;
-    return this.config.norm === "batch"
+    const opts = { negativeSlope: this.config.negativeSlope, moments: known };
+    return batch
       ? batchNorm3d(y, n.gamma, n.beta, { runningMean: n.runningMean!, runningVar: n.runningVar! }, {
         training: this.training,
-        negativeSlope,
+        ...opts,
       })
-      : instanceNorm3d(y, n.gamma, n.beta, { negativeSlope });
+      : instanceNorm3d(y, n.gamma, n.beta, opts);
   }
 
   /** Logits [N, classes, ...outputSize] for an input [N, inChannels, D, H, W]. */

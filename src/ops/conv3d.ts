@@ -9,7 +9,9 @@ import { isGradEnabled, record } from "../autograd.ts";
 import { Tensor } from "../tensor.ts";
 import { groupSum, perChannel } from "./reduce.ts";
 import {
+  type ChannelMoments,
   conv3dForwardFast,
+  conv3dForwardMoments,
   conv3dInputGradFast,
   conv3dWeightGradFast,
   type ConvPrecision,
@@ -221,12 +223,39 @@ export function conv3d(
   b: Tensor | null,
   opts: Conv3dOptions = { padding: "same" },
 ): Tensor {
+  return convolve(x, w, b, opts, false).y;
+}
+
+/**
+ * `conv3d` that also returns the mean and M2 of each output channel over batch and space (bias
+ * included), for the normalisation that follows (`instanceNorm3d` with N = 1, `batchNorm3d`), which then
+ * skips its own read of the output. The tiled kernels compute them in their epilogue; with the direct
+ * kernels `moments` is null. The moments are values, not recorded.
+ */
+export function conv3dWithMoments(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  opts: Conv3dOptions = { padding: "same" },
+): { y: Tensor; moments: ChannelMoments | null } {
+  return convolve(x, w, b, opts, true);
+}
+
+function convolve(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  opts: Conv3dOptions,
+  withMoments: boolean,
+): { y: Tensor; moments: ChannelMoments | null } {
   const s = convShape(x, w, b, opts.padding);
   const tiled = convKernels.implementation === "tiled";
-  const out = tiled
-    ? conv3dForwardFast(x, w, b, s.pad, undefined, isGradEnabled() ? "f32" : convKernels.inference)
-    : runForward(x.buffer, w.buffer, b?.buffer ?? null, s);
-  return record(out, {
+  const precision = isGradEnabled() ? "f32" : convKernels.inference;
+  let out: Tensor, moments: ChannelMoments | null = null;
+  if (!tiled) out = runForward(x.buffer, w.buffer, b?.buffer ?? null, s);
+  else if (withMoments) ({ y: out, moments } = conv3dForwardMoments(x, w, b, s.pad, precision));
+  else out = conv3dForwardFast(x, w, b, s.pad, undefined, precision);
+  const y = record(out, {
     name: "conv3d",
     inputs: b ? [x, w, b] : [x, w],
     backward: (g) => [
@@ -235,4 +264,5 @@ export function conv3d(
       b?.requiresGrad ? biasGrad(g) : null,
     ],
   });
+  return { y, moments };
 }

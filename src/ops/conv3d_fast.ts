@@ -85,13 +85,25 @@ function tileConstants(t: GemmTiles, k: number): { constants: Record<string, num
   return { constants: { BM: t.bm, BN: t.bn, QM: t.qm, QN: t.qn, KS: k }, wg };
 }
 
+/** Per-channel statistics of a convolution's output (see `conv3dForwardMoments`). */
+export interface ChannelMoments {
+  /** Mean of each output channel, bias included: [Cout]. */
+  mean: Tensor;
+  /** Sum of squared deviations from that mean: [Cout]. */
+  m2: Tensor;
+}
+
+/** Most partial moments one merge invocation folds (loop iterations on the software driver). */
+const MERGE_BLOCK = 1024;
+
 function launchConv(
   s: GemmLaunch,
   srcBuf: GPUBuffer,
   wBuf: GPUBuffer,
   bBuf: GPUBuffer | null,
   tiles?: GemmTiles,
-): Tensor {
+  withMoments = false,
+): { out: Tensor; moments: ChannelMoments | null } {
   const out = Tensor.empty(s.out);
   const [n, , od, oh, ow] = s.out;
   const [, cin, d, h, w] = s.src;
@@ -103,19 +115,64 @@ function launchConv(
   const mtiles = Math.ceil(s.rows / t.bm);
   const ntiles = Math.ceil(quads / (t.bn / 4));
   const { constants, wg } = tileConstants(t, s.k);
-  gpu().run({
+  const parts = ntiles * (t.bn / (4 * t.qn));
+  // the moments binding exists either way: without moments, a stand-in that is never written
+  const partials = Tensor.empty(withMoments ? [s.rows, parts, 3] : [1]);
+  const g = gpu();
+  g.run({
     shader: SHADER,
     entry: "conv",
-    params: [cin, d, h, w, s.rows, od, oh, ow, quads, qw, s.pad, mtiles, mtiles * ntiles, bBuf ? 1 : 0],
+    params: [
+      cin,
+      d,
+      h,
+      w,
+      s.rows,
+      od,
+      oh,
+      ow,
+      quads,
+      qw,
+      s.pad,
+      mtiles,
+      mtiles * ntiles,
+      bBuf ? 1 : 0,
+      withMoments ? 1 : 0,
+      parts,
+    ],
     // without a bias the binding still needs a buffer: the weights stand in, unread
     inputs: [srcBuf, wBuf, bBuf ?? wBuf],
-    outputs: [out.buffer],
+    outputs: [out.buffer, partials.buffer],
     invocations: mtiles * ntiles * wg,
     workgroupSize: wg,
     constants: { ...constants, FLIP: s.flip ? 1 : 0 },
     variant: s.f16 ? "f16" : undefined,
   });
-  return out;
+  if (!withMoments) {
+    partials.dispose();
+    return { out, moments: null };
+  }
+  // merge the partials per channel, MERGE_BLOCK at a time, until one is left
+  let src = partials, count = parts;
+  const mean = Tensor.empty([s.rows]), m2 = Tensor.empty([s.rows]);
+  for (;;) {
+    const finish = count <= MERGE_BLOCK;
+    const blocks = Math.ceil(count / MERGE_BLOCK);
+    const dst = finish ? mean : Tensor.empty([s.rows, blocks, 3]);
+    g.run({
+      shader: SHADER,
+      entry: "merge_moments",
+      params: [s.rows, count, MERGE_BLOCK, bBuf ? 1 : 0],
+      inputs: [src.buffer, bBuf ?? src.buffer],
+      outputs: [dst.buffer, m2.buffer],
+      invocations: s.rows * blocks,
+      constants: { FINISH: finish ? 1 : 0 },
+    });
+    src.dispose();
+    if (finish) return { out, moments: { mean, m2 } };
+    src = dst;
+    count = blocks;
+  }
 }
 
 function rank5(op: string, what: string, t: { shape: readonly number[] }): void {
@@ -162,6 +219,36 @@ export function conv3dForwardFast(
   tiles?: GemmTiles,
   precision: ConvPrecision = "f32",
 ): Tensor {
+  return forward(x, w, b, pad, tiles, precision, false).out;
+}
+
+/**
+ * `conv3dForwardFast` that also returns the mean and M2 (sum of squared deviations) of every output
+ * channel over batch and space, computed in the kernel's epilogue from the results still in registers:
+ * what a normalisation that follows needs (batch norm; instance norm when N = 1), without another read
+ * of the output. Each invocation's values are merged with Chan et al.'s formula.
+ */
+export function conv3dForwardMoments(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  pad: number,
+  precision: ConvPrecision = "f32",
+  tiles?: GemmTiles,
+): { y: Tensor; moments: ChannelMoments } {
+  const { out, moments } = forward(x, w, b, pad, tiles, precision, true);
+  return { y: out, moments: moments! };
+}
+
+function forward(
+  x: Tensor,
+  w: Tensor,
+  b: Tensor | null,
+  pad: number,
+  tiles: GemmTiles | undefined,
+  precision: ConvPrecision,
+  withMoments: boolean,
+): { out: Tensor; moments: ChannelMoments | null } {
   const op = "conv3dForwardFast";
   rank5(op, "input", x);
   const k = kernelSize(op, w, pad);
@@ -184,7 +271,7 @@ export function conv3dForwardFast(
     flip: false,
     f16: precision === "f16",
   };
-  if (k > 1) return launchConv(launch, x.buffer, w.buffer, b?.buffer ?? null, tiles);
+  if (k > 1) return launchConv(launch, x.buffer, w.buffer, b?.buffer ?? null, tiles, withMoments);
   // A 1x1x1 forward runs 1.4-2x faster on lavapipe through the input gradient's weight addressing (why
   // is up to LLVM; the 3x3x3 one runs alike both ways): the same GEMM with the weights transposed
   const wt = Tensor.empty([cin, cout]);
@@ -196,9 +283,9 @@ export function conv3dForwardFast(
     outputs: [wt.buffer],
     invocations: w.size,
   });
-  const out = launchConv({ ...launch, flip: true }, x.buffer, wt.buffer, b?.buffer ?? null, tiles);
+  const r = launchConv({ ...launch, flip: true }, x.buffer, wt.buffer, b?.buffer ?? null, tiles, withMoments);
   wt.dispose();
-  return out;
+  return r;
 }
 
 /**
@@ -231,7 +318,7 @@ export function conv3dInputGradFast(
     w.buffer,
     null,
     tiles,
-  );
+  ).out;
 }
 
 /** Voxel quads one weight-gradient workgroup sums by default (a multiple of 3: 86 steps of its K loop). */

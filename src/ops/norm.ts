@@ -32,6 +32,12 @@ export interface BatchNormOptions {
    * `leakyRelu(norm(x), slope)` with one pass over the tensor fewer each way. Undefined: none.
    */
   negativeSlope?: number;
+  /**
+   * The per-channel mean and M2 (sum of squared deviations) of x over batch and space, already known
+   * (`conv3dWithMoments`): the normalisation uses them instead of reading x for its statistics, and
+   * takes ownership of both tensors. Training batch norm, or instance norm with N = 1.
+   */
+  moments?: { mean: Tensor; m2: Tensor };
 }
 
 /** Scalars of a norm.wgsl kernel (see its Params struct). */
@@ -104,8 +110,20 @@ function checkAffine(op: string, x: Tensor, gamma: Tensor, beta: Tensor): void {
  * Per-group mean and 1/sqrt(var + eps) (biased variance) of x, from one read of x (`groupMoments`).
  * Also returns the sums of squared deviations `sq` (the caller disposes it).
  */
-function groupStats(x: Tensor, view: GroupView, count: number, eps: number) {
-  const { mean, m2: sq } = groupMoments(x, view);
+function groupStats(
+  op: string,
+  x: Tensor,
+  view: GroupView,
+  count: number,
+  eps: number,
+  known?: { mean: Tensor; m2: Tensor },
+) {
+  if (known && !(known.mean.size === view.groups && known.m2.size === view.groups)) {
+    throw new ShapeError(
+      `${op}: ${known.mean.size} channel moments given for ${view.groups} groups of [${x.shape}]`,
+    );
+  }
+  const { mean, m2: sq } = known ?? groupMoments(x, view);
   const invstd = Tensor.empty([view.groups]);
   run("stat_invstd", view.groups, [sq], [invstd], { a: 1 / count, b: eps });
   return { mean, invstd, sq };
@@ -213,6 +231,9 @@ export function batchNorm3d(
   const count = n * d * h * w;
   const spec = { name: "batchNorm3d", view, count, negativeSlope: opts.negativeSlope };
   if (!opts.training) {
+    // the running statistics normalise: moments of x, if given, are not needed
+    opts.moments?.mean.dispose();
+    opts.moments?.m2.dispose();
     // copies, so that a later training step cannot change what this node's backward sees
     const mean = clone(state.runningMean);
     const invstd = Tensor.empty([c]);
@@ -222,7 +243,7 @@ export function batchNorm3d(
   if (count < 2) {
     throw new ShapeError(`batchNorm3d: training needs more than one value per channel, got [${x.shape}]`);
   }
-  const { mean, invstd, sq } = groupStats(x, view, count, eps);
+  const { mean, invstd, sq } = groupStats("batchNorm3d", x, view, count, eps, opts.moments);
   run("running_update", c, [mean, sq], [state.runningMean, state.runningVar], {
     a: momentum,
     b: 1 / (count - 1),
@@ -234,20 +255,21 @@ export function batchNorm3d(
 /**
  * Instance normalisation of `x` [N, C, D, H, W]: each (n, c) volume is normalised with its own mean
  * and biased variance over (D, H, W), then scaled and shifted per channel by `gamma`, `beta` [C].
- * No running statistics. Gradients for x (through the statistics), gamma and beta. `eps` and
- * `negativeSlope` (a fused leaky ReLU) as for `batchNorm3d`.
+ * No running statistics. Gradients for x (through the statistics), gamma and beta. `eps`,
+ * `negativeSlope` (a fused leaky ReLU) and `moments` (statistics already known; N = 1) as for
+ * `batchNorm3d`.
  */
 export function instanceNorm3d(
   x: Tensor,
   gamma: Tensor,
   beta: Tensor,
-  opts: Pick<BatchNormOptions, "eps" | "negativeSlope"> = {},
+  opts: Pick<BatchNormOptions, "eps" | "negativeSlope" | "moments"> = {},
 ): Tensor {
   const [n, c, d, h, w] = dims5("instanceNorm3d", x);
   checkAffine("instanceNorm3d", x, gamma, beta);
   const count = d * h * w;
   const view = { outer: 1, groups: n * c, inner: count };
-  const { mean, invstd, sq } = groupStats(x, view, count, opts.eps ?? 1e-5);
+  const { mean, invstd, sq } = groupStats("instanceNorm3d", x, view, count, opts.eps ?? 1e-5, opts.moments);
   sq.dispose();
   const spec = { name: "instanceNorm3d", view, count, negativeSlope: opts.negativeSlope };
   return normalize(x, gamma, beta, { ...spec, mean, invstd, affineOnly: false });
