@@ -20,7 +20,7 @@ step() { # step SECONDS NAME COMMAND...: runs COMMAND with a limit, its output i
 
 # correctness first: the kernels on this adapter against float64, f16 included
 step 100 tests.txt deno test --allow-read --allow-write --allow-env --allow-run --allow-ffi \
-  test/conv3d_fast_test.ts test/conv3d_test.ts test/network_test.ts
+  test/conv3d_fast_test.ts test/conv3d_test.ts test/norm_test.ts test/reduce_test.ts test/network_test.ts
 # our kernels, the f16 path, jax-js and PyTorch (float32 with TF32 off, and TF32) on the same card
 step 240 bench.txt deno task bench --backends ours,ours-f16,jax-js,pytorch-fp32,pytorch-tf32 \
   --reps 5 --budget 3 --max-run 20 --json "$OUT/bench.json"
