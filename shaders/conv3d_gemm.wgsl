@@ -8,6 +8,8 @@
 //   forward:    src = x, A = w viewed as [Cout, Cin * KS^3]
 //   input grad: src = gy, pad := KS-1-pad, FLIP: A[ci, (co, t)] = w[co, ci, KS^3-1-t] (the flipped,
 //               channel-transposed kernel, read in place)
+// conv can also write, per output channel and invocation, the count, mean and M2 of its results (the
+// statistics of the normalisation that follows); merge_moments folds them per channel.
 // wgrad (weight gradient, partial sums over chunks of voxels; sum_partials adds the chunks up):
 //   P[s][m, j] = sum over voxels n of chunk s of gy[m, n] * B'[n, j]
 //   m = output channel, j = (input channel c, tap t), B'[n, j] = x[c] at voxel n shifted by tap t - pad
