@@ -9,7 +9,7 @@
 //   input grad: src = gy, pad := KS-1-pad, FLIP: A[ci, (co, t)] = w[co, ci, KS^3-1-t] (the flipped,
 //               channel-transposed kernel, read in place)
 // conv can also write, per output channel and invocation, the count, mean and M2 of its results (the
-// statistics of the normalisation that follows); merge_moments folds them per channel.
+// statistics of the normalisation that follows); reduce.wgsl's merge_moments folds them per channel.
 // wgrad (weight gradient, partial sums over chunks of voxels; sum_partials adds the chunks up):
 //   P[s][m, j] = sum over voxels n of chunk s of gy[m, n] * B'[n, j]
 //   m = output channel, j = (input channel c, tap t), B'[n, j] = x[c] at voxel n shifted by tap t - pad
@@ -199,6 +199,22 @@ fn axis_bits(o: u32, size: u32, pad: u32, count: u32) -> u32 {
   return ((1u << hi) - 1u) & ~((1u << lo) - 1u);
 }
 
+// (batch, oz, oy) of output row `row` = (batch * od + oz) * oh + oy.
+fn row_coords(row: u32, od: u32, oh: u32) -> vec3u {
+  let slab = row / oh;
+  let nb = slab / od;
+  return vec3u(nb, slab - nb * od, row - slab * oh);
+}
+
+// Bit kz * KS + ky set: kernel row (kz, ky) of output voxel (oz, oy) lands inside a d x h volume
+// padded by pad (the y bits repeated in each KS-bit group kz whose z bit is set).
+fn tap_rows(oz: u32, d: u32, oy: u32, h: u32, pad: u32) -> u32 {
+  let mz = axis_bits(oz, d, pad, KS);
+  let my = axis_bits(oy, h, pad, KS);
+  return select(0u, my, (mz & 1u) != 0u) | select(0u, my << KS, (mz & 2u) != 0u) |
+    select(0u, my << (2u * KS), (mz & 4u) != 0u);
+}
+
 // --- conv ---
 
 struct Params {
@@ -274,16 +290,12 @@ fn quad_at(qi: u32) -> Quad {
   if (qi >= p.quads) { return Quad(0u, 0u, 0u, 0u, 0u); }
   let row = qi / p.qw;
   let x0 = 4u * (qi - row * p.qw);
-  let slab = row / p.oh; // batch * od + oz
-  let oy = row - slab * p.oh;
-  let nb = slab / p.od;
-  let oz = slab - nb * p.od;
+  let c = row_coords(row, p.od, p.oh);
+  let nb = c.x;
+  let oz = c.y;
+  let oy = c.z;
   let hw = p.h * p.w;
-  let mz = axis_bits(oz, p.d, p.pad, KS);
-  let my = axis_bits(oy, p.h, p.pad, KS);
-  // zy = my in each KS-bit group kz whose bit is set in mz
-  let zy = select(0u, my, (mz & 1u) != 0u) | select(0u, my << KS, (mz & 2u) != 0u) |
-    select(0u, my << (2u * KS), (mz & 4u) != 0u);
+  let zy = tap_rows(oz, p.d, oy, p.h, p.pad);
   return Quad(
     nb * p.cin * p.d * hw + (oz - p.pad) * hw + (oy - p.pad) * p.w + (x0 - p.pad),
     zy,
@@ -530,15 +542,12 @@ fn next_quad(pos: vec2u) -> vec2u {
 fn quad_w(pos: vec2u, live: bool) -> QuadW {
   let row = pos.x;
   let x0 = 4u * pos.y;
-  let slab = row / q.oh;
-  let oy = row - slab * q.oh;
-  let nb = slab / q.od;
-  let oz = slab - nb * q.od;
+  let c = row_coords(row, q.od, q.oh);
+  let nb = c.x;
+  let oz = c.y;
+  let oy = c.z;
   let hw = q.h * q.w;
-  let mz = axis_bits(oz, q.d, q.pad, KS);
-  let my = axis_bits(oy, q.h, q.pad, KS);
-  let zy = select(0u, my, (mz & 1u) != 0u) | select(0u, my << KS, (mz & 2u) != 0u) |
-    select(0u, my << (2u * KS), (mz & 4u) != 0u);
+  let zy = tap_rows(oz, q.d, oy, q.h, q.pad);
   return QuadW(
     (nb * q.cout * q.od + oz) * q.oh * q.ow + oy * q.ow + x0,
     nb * q.cin * q.d * hw + (oz - q.pad) * hw + (oy - q.pad) * q.w + (x0 - q.pad),
@@ -771,50 +780,4 @@ fn transpose_matrix(@builtin(global_invocation_id) gid: vec3u, @builtin(num_work
   if (i >= tp.rows * tp.cols) { return; }
   let r = i / tp.cols;
   tout[(i - r * tp.cols) * tp.rows + r] = tin[i];
-}
-
-// --- merge_moments: the moments partials of a channel merged, `block` at a time ---
-// Level 1 (FINISH = 0): mparts [cout][parts][3] -> mout [cout][ceil(parts / block)][3]; level 2
-// (FINISH = 1, block >= parts): mean[m] (+ bias) and M2[m]. Chan et al.'s pairwise formula; a
-// partial with count 0 changes nothing. At most `block` (1024) iterations per invocation.
-struct MergeParams { cout: u32, parts: u32, block: u32, has_bias: u32 }
-
-@group(0) @binding(0) var<uniform> mp: MergeParams;
-@group(0) @binding(1) var<storage, read> mparts: array<f32>;
-@group(0) @binding(2) var<storage, read> mbias: array<f32>; // any buffer when has_bias = 0
-@group(0) @binding(3) var<storage, read_write> mout: array<f32>;
-@group(0) @binding(4) var<storage, read_write> mm2: array<f32>; // FINISH only
-
-override FINISH: bool = false;
-
-@compute @workgroup_size(WG)
-fn merge_moments(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = gid.x + gid.y * nwg.x * WG;
-  let blocks = (mp.parts + mp.block - 1u) / mp.block;
-  if (i >= mp.cout * blocks) { return; }
-  let m = i / blocks;
-  let first = (i - m * blocks) * mp.block;
-  let last = min(mp.parts, first + mp.block);
-  var n = 0.0;
-  var mean = 0.0;
-  var q = 0.0;
-  for (var j = first; j < last; j++) {
-    let o = 3u * (m * mp.parts + j);
-    let nb = mparts[o];
-    if (nb > 0.0) {
-      let f = nb / (n + nb);
-      let d = mparts[o + 1u] - mean;
-      mean += d * f;
-      q += mparts[o + 2u] + d * d * n * f;
-      n += nb;
-    }
-  }
-  if (FINISH) {
-    mout[m] = mean + select(0.0, mbias[m], mp.has_bias != 0u);
-    mm2[m] = q;
-  } else {
-    mout[3u * i] = n;
-    mout[3u * i + 1u] = mean;
-    mout[3u * i + 2u] = q;
-  }
 }

@@ -75,7 +75,7 @@ fn dot(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: ve
 // (float32 means of values near 1000 would otherwise cost digits of M2). An invocation keeps its PER
 // values, takes their mean and their squared deviations from it; the workgroup then merges the
 // invocations' (count, mean, M2) in a tree with Chan et al.'s formula (stable: no E[x^2] - E[x]^2)
-// into mpart[w] = (count, shifted mean, M2). merge_moments merges a group's chunks the same way.
+// into mpart[w] = (count, shifted mean, M2). merge_moments (below) merges a group's chunks the same way.
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> mpart: array<f32>; // [groups][chunks][3]
 
@@ -83,12 +83,12 @@ var<workgroup> mcount: array<u32, WG>;
 var<workgroup> mmean: array<f32, WG>;
 var<workgroup> mm2: array<f32, WG>;
 
-// (count, mean, M2) of set a merged with those of set b.
-fn chan(na: u32, ma: f32, qa: f32, nb: u32, mb: f32, qb: f32) -> vec2f {
-  if (nb == 0u) { return vec2f(ma, qa); }
-  let f = f32(nb) / f32(na + nb);
+// (mean, M2) of set a merged with set b, given their (count, mean, M2).
+fn chan(na: f32, ma: f32, qa: f32, nb: f32, mb: f32, qb: f32) -> vec2f {
+  if (nb == 0.0) { return vec2f(ma, qa); }
+  let f = nb / (na + nb);
   let d = mb - ma;
-  return vec2f(ma + d * f, qa + qb + d * d * f32(na) * f);
+  return vec2f(ma + d * f, qa + qb + d * d * na * f);
 }
 
 @compute @workgroup_size(WG)
@@ -126,7 +126,7 @@ fn moments(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid
   workgroupBarrier();
   for (var stride = WG / 2u; stride > 0u; stride = stride / 2u) {
     if (lid < stride) {
-      let r = chan(mcount[lid], mmean[lid], mm2[lid], mcount[lid + stride], mmean[lid + stride],
+      let r = chan(f32(mcount[lid]), mmean[lid], mm2[lid], f32(mcount[lid + stride]), mmean[lid + stride],
                    mm2[lid + stride]);
       mcount[lid] += mcount[lid + stride];
       mmean[lid] = r.x;
@@ -141,25 +141,41 @@ fn moments(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid
   }
 }
 
-// One invocation per group: merges its `chunks` partials (loops that often: a few hundred for the
-// largest volumes) into mean[g] (shifted back by the group's first element of x) and m2[g].
-@group(0) @binding(1) var<storage, read> parts: array<f32>;
-@group(0) @binding(2) var<storage, read> mx: array<f32>; // x, for the shift
-@group(0) @binding(3) var<storage, read_write> mean_out: array<f32>;
-@group(0) @binding(4) var<storage, read_write> m2_out: array<f32>;
+// --- merge_moments: partial (count, mean, M2) triples [groups][parts][3] merged `block` at a time ---
+// Those of the moments kernel above, or of a convolution's epilogue (conv3d_gemm.wgsl). Without
+// `finish`: mout = [groups][ceil(parts / block)][3], for another pass. With it (block >= parts):
+// mean[g] = shift[g * stride] + the merged mean (the moments kernel's shift back, or a convolution's
+// bias; has_shift = 0: nothing) and m2[g]. A partial of count 0 changes nothing. An invocation loops
+// at most `block` times. Counts are f32: exact up to 2^24 values a group.
+struct MergeParams { groups: u32, parts: u32, block: u32, stride: u32, has_shift: u32, finish: u32 }
+
+@group(0) @binding(0) var<uniform> mp: MergeParams;
+@group(0) @binding(1) var<storage, read> mparts: array<f32>;
+@group(0) @binding(2) var<storage, read> mshift: array<f32>; // any buffer when has_shift = 0
+@group(0) @binding(3) var<storage, read_write> mout: array<f32>;
+@group(0) @binding(4) var<storage, read_write> m2_out: array<f32>; // with finish
 
 @compute @workgroup_size(WG)
 fn merge_moments(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let g = gid.x + gid.y * nwg.x * WG;
-  if (g >= p.groups) { return; }
-  var n = 0u;
+  let i = gid.x + gid.y * nwg.x * WG;
+  let blocks = (mp.parts + mp.block - 1u) / mp.block;
+  if (i >= mp.groups * blocks) { return; }
+  let g = i / blocks;
+  let first = (i - g * blocks) * mp.block;
+  let last = min(mp.parts, first + mp.block);
+  var n = 0.0;
   var r = vec2f(0.0);
-  for (var c = 0u; c < p.chunks; c++) {
-    let i = 3u * (g * p.chunks + c);
-    let nc = u32(parts[i]);
-    r = chan(n, r.x, r.y, nc, parts[i + 1u], parts[i + 2u]);
-    n += nc;
+  for (var j = first; j < last; j++) {
+    let o = 3u * (g * mp.parts + j);
+    r = chan(n, r.x, r.y, mparts[o], mparts[o + 1u], mparts[o + 2u]);
+    n += mparts[o];
   }
-  mean_out[g] = mx[g * p.inner] + r.x; // element (o = 0, g, i = 0)
-  m2_out[g] = r.y;
+  if (mp.finish != 0u) {
+    mout[g] = r.x + select(0.0, mshift[g * mp.stride], mp.has_shift != 0u);
+    m2_out[g] = r.y;
+  } else {
+    mout[3u * i] = n;
+    mout[3u * i + 1u] = r.x;
+    mout[3u * i + 2u] = r.y;
+  }
 }

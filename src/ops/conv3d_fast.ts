@@ -6,6 +6,7 @@
 import { gpu } from "../gpu/runtime.ts";
 import { ShapeError } from "../gpu/errors.ts";
 import { Tensor } from "../tensor.ts";
+import { mergeMoments } from "./reduce.ts";
 
 const SHADER = "conv3d_gemm.wgsl";
 
@@ -93,9 +94,6 @@ export interface ChannelMoments {
   m2: Tensor;
 }
 
-/** Most partial moments one merge invocation folds (loop iterations on the software driver). */
-const MERGE_BLOCK = 1024;
-
 function launchConv(
   s: GemmLaunch,
   srcBuf: GPUBuffer,
@@ -118,8 +116,7 @@ function launchConv(
   const parts = ntiles * (t.bn / (4 * t.qn));
   // the moments binding exists either way: without moments, a stand-in that is never written
   const partials = Tensor.empty(withMoments ? [s.rows, parts, 3] : [1]);
-  const g = gpu();
-  g.run({
+  gpu().run({
     shader: SHADER,
     entry: "conv",
     params: [
@@ -152,27 +149,8 @@ function launchConv(
     partials.dispose();
     return { out, moments: null };
   }
-  // merge the partials per channel, MERGE_BLOCK at a time, until one is left
-  let src = partials, count = parts;
-  const mean = Tensor.empty([s.rows]), m2 = Tensor.empty([s.rows]);
-  for (;;) {
-    const finish = count <= MERGE_BLOCK;
-    const blocks = Math.ceil(count / MERGE_BLOCK);
-    const dst = finish ? mean : Tensor.empty([s.rows, blocks, 3]);
-    g.run({
-      shader: SHADER,
-      entry: "merge_moments",
-      params: [s.rows, count, MERGE_BLOCK, bBuf ? 1 : 0],
-      inputs: [src.buffer, bBuf ?? src.buffer],
-      outputs: [dst.buffer, m2.buffer],
-      invocations: s.rows * blocks,
-      constants: { FINISH: finish ? 1 : 0 },
-    });
-    src.dispose();
-    if (finish) return { out, moments: { mean, m2 } };
-    src = dst;
-    count = blocks;
-  }
+  // the bias, left out of the partials, shifts each channel's mean
+  return { out, moments: mergeMoments(partials, s.rows, parts, bBuf ? { buffer: bBuf, stride: 1 } : null) };
 }
 
 function rank5(op: string, what: string, t: { shape: readonly number[] }): void {

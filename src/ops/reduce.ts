@@ -87,17 +87,43 @@ export function groupMoments(x: Tensor, view: GroupView): { mean: Tensor; m2: Te
     invocations: groups * chunks * WG,
     workgroupSize: WG,
   });
+  // the kernel shifted every group by its first element, x[(0 * groups + g) * inner]
+  return mergeMoments(parts, groups, chunks, { buffer: x.buffer, stride: inner });
+}
+
+/** Most partial moments one `merge_moments` invocation folds (its loop iterations). */
+const MERGE_BLOCK = 1024;
+
+/**
+ * Per-group mean and M2 from partial moments `parts` [groups][count][3] (count, mean, M2 each), merged
+ * with Chan et al.'s formula in passes of at most MERGE_BLOCK partials. `shift[g * stride]`, when given,
+ * is added to each group's mean. Takes ownership of `parts`. Returns two new tensors of shape [groups].
+ */
+export function mergeMoments(
+  parts: Tensor,
+  groups: number,
+  count: number,
+  shift: { buffer: GPUBuffer; stride: number } | null,
+): { mean: Tensor; m2: Tensor } {
   const mean = Tensor.empty([groups]), m2 = Tensor.empty([groups]);
-  g.run({
-    shader: "reduce.wgsl",
-    entry: "merge_moments",
-    params: [outer, groups, inner, chunks],
-    inputs: [parts.buffer, x.buffer],
-    outputs: [mean.buffer, m2.buffer],
-    invocations: groups,
-  });
-  parts.dispose();
-  return { mean, m2 };
+  let src = parts;
+  for (;;) {
+    const finish = count <= MERGE_BLOCK;
+    const blocks = Math.ceil(count / MERGE_BLOCK);
+    const dst = finish ? mean : Tensor.empty([groups, blocks, 3]);
+    gpu().run({
+      shader: "reduce.wgsl",
+      entry: "merge_moments",
+      params: [groups, count, MERGE_BLOCK, shift?.stride ?? 0, shift ? 1 : 0, finish ? 1 : 0],
+      inputs: [src.buffer, shift?.buffer ?? src.buffer],
+      outputs: [dst.buffer, m2.buffer],
+      invocations: groups * blocks,
+    });
+    src.dispose();
+    if (finish) return { mean, m2 };
+    src = dst;
+    count = blocks;
+  }
 }
 
 /** Sum of all elements, as a tensor of shape [1], with gradient. */
