@@ -21,13 +21,6 @@ fn index(gid: vec3u, nwg: vec3u) -> u32 {
 @group(0) @binding(1) var<storage, read> sin: array<f32>;
 @group(0) @binding(2) var<storage, read_write> sout: array<f32>;
 
-// mean = a * sum, with a = 1 / count
-@compute @workgroup_size(WG)
-fn stat_mean(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(gid, nwg);
-  if (i < p.n) { sout[i] = p.a * sin[i]; }
-}
-
 // invstd = 1 / sqrt(a * q + eps), with q a sum of squared deviations (a = 1 / count) or a variance
 // (a = 1), and eps = b
 @compute @workgroup_size(WG)

@@ -1,7 +1,9 @@
 /**
  * Batch and instance normalisation (shaders/norm.wgsl) with gradients for the input, the scale gamma
- * and the shift beta. Statistics are two-pass (mean first, then squared deviations around it) with
- * groupSum, so every sum is split across workgroups however many voxels a group holds.
+ * and the shift beta, and an optional leaky ReLU fused after them. The statistics come from one read of x
+ * (`groupMoments`: chunks merged with Chan et al.'s formula, as accurate as two passes), or from the
+ * convolution before (`conv3dWithMoments`); every sum is split across workgroups however many voxels a
+ * group holds.
  */
 import { gpu } from "../gpu/runtime.ts";
 import { ShapeError } from "../gpu/errors.ts";
