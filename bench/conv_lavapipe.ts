@@ -9,7 +9,7 @@
  *     [--bm 16 --bn 256 --qm 4 --qn 4]   (a tiling instead of the chooser's)
  *     [--shapes "1,16,16,32,3,1;1,32,32,16,3,0"]   (n, cin, cout, size, k, pad per row)
  */
-import { initGpu } from "../src/gpu/runtime.ts";
+import { startGpu } from "../src/io/gpu.ts";
 import { Tensor } from "../src/tensor.ts";
 import {
   conv3dForwardFast,
@@ -35,7 +35,7 @@ const tiles: GemmTiles | undefined = args.includes("--bm")
   }
   : undefined;
 
-const g = await initGpu();
+const g = await startGpu();
 const cores = navigator.hardwareConcurrency;
 console.log(`adapter: ${g.adapterName}`);
 

@@ -8,7 +8,8 @@
  * `--base 8` is the fast preset's cascade network (`deno task train --preset fast`), 40 its stage-2 patch.
  */
 import { parseArgs } from "node:util";
-import { gpu, initGpu } from "../src/gpu/runtime.ts";
+import { gpu } from "../src/gpu/runtime.ts";
+import { startGpu } from "../src/io/gpu.ts";
 import { backward, noGrad } from "../src/autograd.ts";
 import { Tensor, tidy } from "../src/tensor.ts";
 import { weightedCrossEntropy } from "../src/ops/loss.ts";
@@ -31,7 +32,7 @@ const size = values.size.split("x").map(Number);
 const [d, h, w] = size.length === 3 ? size : [size[0], size[0], size[0]];
 const steps = Number(values.steps);
 
-const g = await initGpu();
+const g = await startGpu();
 const config = { ...presetConfig(preset), ...values.base ? { baseChannels: Number(values.base) } : {} };
 const model = new UNet3D(config, 1);
 const rng = new Rng(2);

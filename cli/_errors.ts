@@ -6,7 +6,7 @@
 import { LabelRemapError, VolumeError } from "../src/volume/errors.ts";
 import { GpuError, ShapeError } from "../src/gpu/errors.ts";
 import { WeightsError } from "../src/nn/safetensors.ts";
-import { FileWriteError } from "../src/util/atomic.ts";
+import { FileWriteError } from "../src/io/atomic.ts";
 
 /** A bad command line (unknown option, missing argument); its message is shown as is. */
 export class UsageError extends Error {

@@ -16,7 +16,7 @@ import {
 } from "../bench/harness.ts";
 import { type Backend, type BackendName, BACKENDS } from "../bench/backends/types.ts";
 import { createBackend } from "../bench/backends/index.ts";
-import { initGpu } from "../src/gpu/runtime.ts";
+import { startGpu } from "../src/io/gpu.ts";
 
 const HELP = `deno task bench [options]
 
@@ -147,7 +147,7 @@ async function main(): Promise<void> {
   );
   let adapter = "none";
   try {
-    adapter = (await initGpu()).adapterName;
+    adapter = (await startGpu()).adapterName;
   } catch (e) {
     console.error(`no WebGPU adapter: ${(e as Error).message}`);
   }

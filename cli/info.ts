@@ -7,8 +7,10 @@ import { parseArgs } from "node:util";
 import { runCli, UsageError } from "./_errors.ts";
 import { assertSameGrid } from "../src/volume/grid.ts";
 import { intensityRange } from "../src/volume/intensity.ts";
-import { type LabelRemap, labelsFromValues, labelStats, loadLabelRemap } from "../src/volume/labels.ts";
-import { type NiftiVolume, readNifti } from "../src/volume/nifti-read.ts";
+import { type LabelRemap, labelsFromValues, labelStats } from "../src/volume/labels.ts";
+import { loadLabelRemap } from "../src/io/labels.ts";
+import { type NiftiVolume } from "../src/volume/nifti-read.ts";
+import { readNifti } from "../src/io/volumes.ts";
 import { axisCodes } from "../src/volume/orientation.ts";
 
 const HELP = `Usage: deno task info [options] FILE [LABELS]

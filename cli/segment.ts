@@ -6,22 +6,26 @@
 import { parseArgs } from "node:util";
 import { basename, resolve } from "node:path";
 import { runCli, UsageError } from "./_errors.ts";
-import { initGpu } from "../src/gpu/runtime.ts";
+import { startGpu } from "../src/io/gpu.ts";
+import { stderrWriter } from "../src/io/terminal.ts";
 import { convKernels, inferencePrecision } from "../src/ops/conv3d.ts";
 import type { ConvPrecision } from "../src/ops/conv3d_fast.ts";
-import { DEMO_MODEL_DIR, loadCascade } from "../src/cascade/models.ts";
+import { DEMO_MODEL_DIR, loadCascade } from "../src/io/models.ts";
 import { segmentVolume } from "../src/cascade/pipeline.ts";
-import { readLabels, readNifti } from "../src/volume/nifti-read.ts";
+import { readLabels, readNifti } from "../src/io/volumes.ts";
 import { assertSameGrid } from "../src/volume/grid.ts";
-import { dicePerLabel, meanDice } from "../src/train/dice.ts";
-import { writeNifti } from "../src/volume/nifti-write.ts";
-import { LABEL_NAMES, labelName } from "../src/volume/labels.ts";
+import { meanDice } from "../src/train/dice.ts";
+import { writeNifti } from "../src/io/volumes.ts";
+import { LABEL_NAMES } from "../src/volume/labels.ts";
 import { toCanonical } from "../src/volume/orientation.ts";
 import { Progress, type ProgressMode } from "../src/report/progress.ts";
 import { formatTable } from "../src/report/table.ts";
 import { segmentationPreview } from "../src/report/preview.ts";
 import { encodeImage } from "../src/report/png.ts";
-import { writeFileAtomic } from "../src/util/atomic.ts";
+import { writeFileAtomic } from "../src/io/atomic.ts";
+import { type OrganStats, organStats } from "../src/report/organs.ts";
+import { inputFitWarnings, outputFitWarnings } from "../src/cascade/fit.ts";
+import { ADAPTER_CHOICES, type AdapterChoice } from "../src/gpu/runtime.ts";
 
 const HELP = `Segment the abdominal organs of a CT with the two-stage cascaded 3D U-Net.
 
@@ -30,18 +34,22 @@ Usage: deno task segment volume.nii.gz [options]
   -o, --output FILE   label map to write (default: NAME.seg.nii.gz in the current directory);
                       uint8, with the input's dimensions and affine
   --model DIR         a model directory from deno task train (default: the shipped demo model)
-  --overlap F         overlap of neighbouring stage-2 tiles, 0 to 0.9 (default 0.5)
+  --overlap F         overlap of neighbouring sliding-window tiles in both stages, 0 to 0.9
+                      (default 0.5; less is faster, more is smoother)
   --json FILE         also write the report (organs, volumes, times) as JSON
   --preview FILE      also write a PNG with axial, coronal and sagittal slices and the labels
   --stage1-only       stop after the coarse stage (faster, blockier)
   --reference FILE    a label map of the same CT: adds the Dice of each organ to the table and JSON
   --precision P       arithmetic of the convolutions: auto, f32 or f16 (default auto: f16 on a GPU
                       with shader-f16, f32 on the software adapter, where f16 is slower)
+  --adapter A         high-performance (default), low-power or software (the CPU); see
+                      deno task info --adapters
   --progress MODE     bar, lines or off (default: a bar on a terminal, lines otherwise)
   -h, --help          this help
 
 Labels: 0 background, 1 artery (aorta), 2 portal vein, 3 liver, 4 spleen, 5 stomach,
-6 gallbladder, 7 pancreas.`;
+6 gallbladder, 7 pancreas. The table gives each organ's volume and mean HU; an organ marked
+"cut" touches the edge of the scan, so its volume is a lower bound.`;
 
 /** NAME of NAME.nii / NAME.nii.gz. */
 function stem(path: string): string {
@@ -62,6 +70,7 @@ async function main() {
       reference: { type: "string" },
       progress: { type: "string", default: "auto" },
       precision: { type: "string", default: "auto" },
+      adapter: { type: "string", default: "high-performance" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -92,12 +101,17 @@ async function main() {
     throw new UsageError(`--precision must be auto, f32 or f16, got "${values.precision}"`);
   }
 
+  const adapter = values.adapter as AdapterChoice;
+  if (!ADAPTER_CHOICES.includes(adapter)) {
+    throw new UsageError(`--adapter must be ${ADAPTER_CHOICES.join(", ")}, got "${values.adapter}"`);
+  }
+
   const t0 = performance.now();
   const ct = await readNifti(input);
   const reference = values.reference ? await readLabels(values.reference) : null;
   if (reference) assertSameGrid(ct, input, reference, values.reference!);
   const readSeconds = (performance.now() - t0) / 1000;
-  const gpu = await initGpu();
+  const gpu = await startGpu(adapter);
   convKernels.inference = inferencePrecision(precision);
   console.log(
     `adapter: ${gpu.adapterName}${gpu.isFallback ? " (software: slow)" : ""}; ` +
@@ -108,11 +122,18 @@ async function main() {
     console.log(`model: the shipped demo model (${modelDir}); train your own with deno task train`);
   }
   const cascade = await loadCascade(modelDir, { stage1Only: values["stage1-only"] });
+  const fitWarnings = inputFitWarnings(ct, (cascade.stage2 ?? cascade.stage1).spec);
+  for (const w of fitWarnings) console.log(`warning: ${w}`);
 
   const bars = new Map<number, Progress>();
   const onTile = (stage: number, done: number, total: number) => {
     let bar = bars.get(stage);
-    if (!bar) bars.set(stage, bar = new Progress(`stage ${stage}`, total, { mode, unit: "tile" }));
+    if (!bar) {
+      bars.set(
+        stage,
+        bar = new Progress(`stage ${stage}`, total, { mode, unit: "tile", writer: stderrWriter }),
+      );
+    }
     bar.tick();
     if (done === total) bar.done();
   };
@@ -121,26 +142,17 @@ async function main() {
   await writeNifti(output, labels);
   const writeSeconds = (performance.now() - t1) / 1000;
 
-  const voxelMl = ct.spacing[0] * ct.spacing[1] * ct.spacing[2] / 1000;
-  const counts = new Array(LABEL_NAMES.length).fill(0);
-  for (const v of labels.data) counts[v]++;
-  const dice = reference ? dicePerLabel(labels.data, reference.data, LABEL_NAMES.length) : null;
-  const organs = counts.slice(1).map((voxels, i) => ({
-    label: i + 1,
-    name: labelName(i + 1),
-    voxels,
-    ml: Math.round(voxels * voxelMl * 10) / 10,
-    ...(dice ? { dice: Number.isNaN(dice[i].dice) ? null : Math.round(dice[i].dice * 1e4) / 1e4 } : {}),
-  }));
-  const headers = ["organ", "voxels", "mL", ...(dice ? ["Dice"] : [])];
-  const rows = organs.map((o) => [
-    o.name,
-    o.voxels,
-    o.ml.toFixed(1),
-    ...(dice ? [o.dice === null ? "-" : o.dice!.toFixed(3)] : []),
-  ]);
-  console.log(`\n${formatTable(headers, rows)}`);
-  if (dice) console.log(`mean Dice: ${meanDice(dice).toFixed(3)} (against ${values.reference})`);
+  const organs = organStats(ct, labels, { reference: reference?.data });
+  console.log(`\n${organTable(organs)}`);
+  if (organs.some((o) => o.touches_edge && o.voxels > 0)) {
+    console.log("cut: the organ touches the edge of the scan, so the scan may not hold all of it");
+  }
+  if (reference) {
+    const d = organs.map((o) => ({ label: o.label, dice: o.dice ?? NaN, predicted: 0, reference: 0 }));
+    console.log(`mean Dice: ${meanDice(d).toFixed(3)} (against ${values.reference})`);
+  }
+  const warnings = [...fitWarnings, ...outputFitWarnings(organs)];
+  for (const w of warnings) console.log(`warning: ${w}`);
   const total = (performance.now() - t0) / 1000;
   const times = {
     read: readSeconds,
@@ -163,6 +175,7 @@ async function main() {
       precision: convKernels.inference,
       model: modelDir,
       organs,
+      warnings,
       seconds: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(v * 100) / 100])),
     };
     await writeFileAtomic(values.json, JSON.stringify(report, null, 2) + "\n");
@@ -175,12 +188,28 @@ async function main() {
       labels: l.data,
       dims: c.dims,
       spacing: c.spacing,
-      names: LABEL_NAMES,
+      names: LABEL_NAMES.map((n, i) => (organs[i - 1]?.touches_edge ? `${n} (cut)` : n)),
       title: `${basename(input)}: ${cascade.stage2 ? "two-stage cascade" : "stage 1 only"}`,
     });
     await writeFileAtomic(values.preview, await encodeImage(img));
     console.log(`preview: ${values.preview}`);
   }
+}
+
+/** The organ table: volume, HU, whether the scan cuts the organ, and the Dice when known. */
+function organTable(organs: OrganStats[]): string {
+  const dice = organs.some((o) => o.dice !== undefined);
+  const headers = ["organ", "voxels", "mL", "HU mean", "HU sd", "", ...(dice ? ["Dice"] : [])];
+  const rows = organs.map((o) => [
+    o.name,
+    o.voxels,
+    o.ml.toFixed(1),
+    o.hu_mean === null ? "-" : o.hu_mean.toFixed(0),
+    o.hu_sd === null ? "-" : o.hu_sd.toFixed(0),
+    o.touches_edge ? "cut" : "",
+    ...(dice ? [o.dice === null || o.dice === undefined ? "-" : o.dice.toFixed(3)] : []),
+  ]);
+  return formatTable(headers, rows);
 }
 
 if (import.meta.main) await runCli(main);

@@ -4,11 +4,12 @@
  */
 import { parseArgs } from "node:util";
 import { runCli, UsageError } from "./_errors.ts";
-import { initGpu } from "../src/gpu/runtime.ts";
+import { startGpu } from "../src/io/gpu.ts";
+import { stderrWriter } from "../src/io/terminal.ts";
 import { PRESETS } from "../src/cascade/presets.ts";
 import { trainCascade } from "../src/train/cascade.ts";
 import { TrainingError } from "../src/train/loop.ts";
-import { loadLabelRemap } from "../src/volume/labels.ts";
+import { loadLabelRemap } from "../src/io/labels.ts";
 import { Progress, type ProgressMode } from "../src/report/progress.ts";
 import { formatTable } from "../src/report/table.ts";
 import { labelName } from "../src/volume/labels.ts";
@@ -105,7 +106,7 @@ async function main() {
   }
   const remap = values.labels ? await loadLabelRemap(values.labels) : undefined;
 
-  const gpu = await initGpu();
+  const gpu = await startGpu();
   const preset = PRESETS[values.preset ?? (gpu.isFallback ? "fast" : "paper")];
   console.log(`adapter: ${gpu.adapterName}${gpu.isFallback ? " (software)" : ""}; preset: ${preset.name}`);
   const overrides = Object.fromEntries(
@@ -147,6 +148,7 @@ async function main() {
         total - it + 1,
         {
           mode: progressMode,
+          writer: stderrWriter,
         },
       );
       bar.tick(1, `loss ${loss.toFixed(4)} lr ${rate.toExponential(1)}`);

@@ -3,14 +3,14 @@
  * gradient check against central finite differences of a float64 reference.
  */
 import assert from "node:assert/strict";
-import { initGpu } from "../src/gpu/runtime.ts";
+import { startGpu } from "../src/io/gpu.ts";
 import { Tensor } from "../src/tensor.ts";
 import { backward } from "../src/autograd.ts";
 import { Rng } from "../src/util/random.ts";
 
 /** Initialises the GPU for tests: every new buffer is filled with NaN before kernels write it. */
 export async function setupGpu() {
-  const g = await initGpu();
+  const g = await startGpu();
   g.poison = true;
   return g;
 }

@@ -6,12 +6,12 @@ import assert from "node:assert/strict";
 import { setupGpu } from "./_helpers.ts";
 import { canSpawn, runCli } from "./_cli.ts";
 import type { CascadePreset } from "../src/cascade/presets.ts";
-import { loadCascade } from "../src/cascade/models.ts";
+import { loadCascade } from "../src/io/models.ts";
 import { segmentVolume } from "../src/cascade/pipeline.ts";
 import { FAST_UNET } from "../src/nn/unet3d.ts";
 import { trainCascade } from "../src/train/cascade.ts";
-import { readLabels, readNifti } from "../src/volume/nifti-read.ts";
-import { writeNifti } from "../src/volume/nifti-write.ts";
+import { readLabels, readNifti } from "../src/io/volumes.ts";
+import { writeNifti } from "../src/io/volumes.ts";
 import { axisCodes, reorient } from "../src/volume/orientation.ts";
 import { maxAbsDifference } from "../src/volume/affine.ts";
 

@@ -9,8 +9,8 @@ import { trainCascade } from "../src/train/cascade.ts";
 import { stageFiles, TrainingError, volumeClassWeights } from "../src/train/loop.ts";
 import { trainingVolume } from "../src/train/sampler.ts";
 import { readMetrics } from "../src/train/metrics.ts";
-import { readLabels, readNifti } from "../src/volume/nifti-read.ts";
-import { writeNifti } from "../src/volume/nifti-write.ts";
+import { readLabels, readNifti } from "../src/io/volumes.ts";
+import { writeNifti } from "../src/io/volumes.ts";
 import { cropVolume } from "../src/volume/bbox.ts";
 
 await setupGpu();

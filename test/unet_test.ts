@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomData, setupGpu } from "./_helpers.ts";
 import { FAST_UNET, outputSize, PAPER_UNET, UNet3D, type UNetConfig, weightCount } from "../src/nn/unet3d.ts";
-import { loadModel, saveModel } from "../src/nn/weights.ts";
+import { loadModel, saveModel } from "../src/io/models.ts";
 import { backward, noGrad } from "../src/autograd.ts";
 import { weightedCrossEntropy } from "../src/ops/loss.ts";
 import { Tensor, tidy } from "../src/tensor.ts";

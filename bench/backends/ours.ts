@@ -5,7 +5,8 @@
  * node's backward with the output gradient (what `backward()` does for this op, minus the tape walk).
  * Every run ends with `await gpu().sync()` (the device's onSubmittedWorkDone).
  */
-import { gpu, initGpu } from "../../src/gpu/runtime.ts";
+import { gpu } from "../../src/gpu/runtime.ts";
+import { startGpu } from "../../src/io/gpu.ts";
 import { backward, noGrad } from "../../src/autograd.ts";
 import { Tensor, tidy } from "../../src/tensor.ts";
 import { conv3d, convKernels } from "../../src/ops/conv3d.ts";
@@ -44,7 +45,7 @@ export class OursBackend implements Backend {
   readonly name = "ours";
 
   async init(): Promise<void> {
-    await initGpu();
+    await startGpu();
     // BENCH_CONV=direct times the direct convolution kernels instead of the default the op dispatches to
     const impl = Deno.env.get("BENCH_CONV");
     if (impl === "direct" || impl === "tiled") convKernels.implementation = impl;

@@ -3,7 +3,8 @@
  * that run it are the forward convolution and the U-Net inference tile (whose other ops stay f32).
  * Gradients and training always run in f32, so those rows say so.
  */
-import { gpu, initGpu } from "../../src/gpu/runtime.ts";
+import { gpu } from "../../src/gpu/runtime.ts";
+import { startGpu } from "../../src/io/gpu.ts";
 import { convKernels } from "../../src/ops/conv3d.ts";
 import type { Case } from "../shapes.ts";
 import { OursBackend } from "./ours.ts";
@@ -20,7 +21,7 @@ export class OursF16Backend implements Backend {
   #ours = new OursBackend();
 
   async init(): Promise<void> {
-    await initGpu();
+    await startGpu();
   }
 
   device(): string {

@@ -134,8 +134,8 @@ export class TorchBackend implements Backend {
   ): Promise<unknown> {
     let m, g;
     try {
-      g = await import("../../src/gpu/runtime.ts");
-      await g.initGpu();
+      g = await import("../../src/io/gpu.ts");
+      await g.startGpu();
       m = await import("../../src/nn/unet3d.ts");
     } catch (e) {
       throw new Unsupported(

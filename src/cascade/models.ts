@@ -1,20 +1,17 @@
 /**
- * A cascade model directory: `stage1.safetensors` and `stage2.safetensors`, each holding its network,
- * its weights and its stage spec (grid, patch, HU window) in the metadata. Files that are missing,
- * corrupt or of the wrong shape are refused by name before anything is loaded.
+ * A cascade model: `stage1.safetensors` and `stage2.safetensors`, each holding its network, its
+ * weights and its stage spec (grid, patch, HU window) in the metadata. Files that are corrupt or of
+ * the wrong shape are refused by name before anything is loaded (src/io/models.ts reads them from a
+ * model directory).
  */
-import { fileURLToPath } from "node:url";
-import { loadModel } from "../nn/weights.ts";
+import { decodeModel } from "../nn/weights.ts";
 import { WeightsError } from "../nn/safetensors.ts";
 import type { StageModel } from "./pipeline.ts";
 import type { StageSpec } from "./stage.ts";
 
-/** The demo model shipped with the project (trained on the sample CT; see its model card). */
-export const DEMO_MODEL_DIR: string = fileURLToPath(new URL("../../models/demo", import.meta.url));
-
-/** Loads one stage's model and checks that its spec is that of `stage`. */
-export async function loadStage(path: string, stage: 1 | 2): Promise<StageModel> {
-  const { model, metadata } = await loadModel(path);
+/** Decodes one stage's model file and checks that its spec is that of `stage`. */
+export function decodeStage(bytes: Uint8Array, path: string, stage: 1 | 2): StageModel {
+  const { model, metadata } = decodeModel(bytes, path);
   let spec: StageSpec;
   try {
     spec = JSON.parse(metadata.stage);
@@ -27,19 +24,4 @@ export async function loadStage(path: string, stage: 1 | 2): Promise<StageModel>
     throw new WeightsError(path, `not a stage-${stage} model`);
   }
   return { model, spec: { ...spec, unet: model.config } };
-}
-
-/** Loads both stages of a model directory (stage 1 alone with `stage1Only`). */
-export async function loadCascade(
-  dir: string,
-  opts: { stage1Only?: boolean } = {},
-): Promise<{ stage1: StageModel; stage2: StageModel | null }> {
-  const path = (s: number) => `${dir}/stage${s}.safetensors`;
-  for (const s of opts.stage1Only ? [1] : [1, 2]) {
-    const ok = await Deno.stat(path(s)).then((i) => i.isFile, () => false);
-    if (!ok) throw new WeightsError(path(s), "no such model file (train one with deno task train)");
-  }
-  const stage1 = await loadStage(path(1), 1);
-  const stage2 = opts.stage1Only ? null : await loadStage(path(2), 2);
-  return { stage1, stage2 };
 }

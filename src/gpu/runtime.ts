@@ -25,11 +25,12 @@ import {
   GpuValidationError,
 } from "./errors.ts";
 import { BufferPool } from "./pool.ts";
+import { type ShaderName, SHADERS } from "./shaders.ts";
 
 /** One kernel launch. */
 export interface Dispatch {
   /** File name under `shaders/`. */
-  shader: string;
+  shader: ShaderName;
   /** Entry point in that file. */
   entry: string;
   /** Values of the uniform struct at binding 0, in order (4 bytes each). */
@@ -53,7 +54,6 @@ export interface Dispatch {
   variant?: "f16" | "vec4";
 }
 
-const SHADER_DIR = new URL("../../shaders/", import.meta.url);
 /** Dispatches recorded before the batch is submitted on its own. */
 const MAX_BATCH = 256;
 const PARAM_SLOT = 256;
@@ -349,7 +349,7 @@ export class Gpu {
       if (d.variant === "f16" && !this.device.features.has("shader-f16")) {
         throw new GpuError(`${d.entry}: this adapter has no shader-f16, so no half-precision kernels`);
       }
-      let code = Deno.readTextFileSync(new URL(d.shader, SHADER_DIR));
+      let code: string = SHADERS[d.shader];
       if (d.variant) code = code.replace(new RegExp(`^.*// ${d.variant}: (.*)$`, "gm"), "$1");
       if (d.variant === "f16") code = "enable f16;\n" + code;
       module = this.device.createShaderModule({ label: variant, code });
@@ -422,28 +422,75 @@ export function splitGrid(groups: number, maxPerDim = 65535): [number, number] {
 
 let current: Gpu | null = null;
 
-/** Mesa's Vulkan drivers complain on stderr when XDG_RUNTIME_DIR is unset; a compute-only user has none. */
-function quietMesa(): void {
-  try {
-    if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", Deno.env.get("TMPDIR") ?? "/tmp");
-  } catch {
-    // no --allow-env: the warning is harmless
+/**
+ * Which adapter to ask for: the browser's and Deno's `powerPreference` hints, or `software` (the
+ * fallback adapter: Mesa's lavapipe under Deno, SwiftShader in Chromium).
+ */
+export type AdapterChoice = "high-performance" | "low-power" | "software";
+
+/** The adapter choices, in the order `listAdapters` reports them. */
+export const ADAPTER_CHOICES: readonly AdapterChoice[] = ["high-performance", "low-power", "software"];
+
+function webgpu(): GPU | undefined {
+  return (navigator as Navigator & { gpu?: GPU }).gpu;
+}
+
+async function requestAdapter(choice: AdapterChoice): Promise<GPUAdapter | null> {
+  const api = webgpu();
+  if (!api) return null;
+  return choice === "software"
+    ? await api.requestAdapter({ forceFallbackAdapter: true })
+    : await api.requestAdapter({ powerPreference: choice });
+}
+
+/** A readable name for an adapter, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
+export function adapterName(adapter: GPUAdapter): string {
+  const info = adapter.info;
+  return info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(" ") ||
+    "unknown adapter";
+}
+
+/** One adapter choice and what it gives, as `listAdapters` reports it. */
+export interface AdapterInfo {
+  choice: AdapterChoice;
+  /** The adapter's name, or null when the choice gives none. */
+  name: string | null;
+  software: boolean;
+  features: string[];
+}
+
+/** What each adapter choice gives on this machine. */
+export async function listAdapters(): Promise<AdapterInfo[]> {
+  const out: AdapterInfo[] = [];
+  for (const choice of ADAPTER_CHOICES) {
+    const a = await requestAdapter(choice);
+    out.push({
+      choice,
+      name: a ? adapterName(a) : null,
+      software: a?.info.isFallbackAdapter ?? false,
+      features: a ? [...a.features].map(String).sort() : [],
+    });
   }
+  return out;
 }
 
 /**
- * Acquires a high-performance adapter and a device with the adapter's limits (once per process).
- * Throws `GpuUnavailableError` with a one-line remedy when there is no adapter.
+ * Acquires an adapter (high-performance unless `adapter` says otherwise) and a device with the
+ * adapter's limits, once per process. Throws `GpuUnavailableError` with a one-line remedy when there
+ * is no adapter.
  */
-export async function initGpu(): Promise<Gpu> {
+export async function initGpu(opts: { adapter?: AdapterChoice } = {}): Promise<Gpu> {
   if (current && !current.lost) return current;
-  quietMesa();
-  const gpuApi = (navigator as Navigator & { gpu?: GPU }).gpu;
-  const adapter = await gpuApi?.requestAdapter({ powerPreference: "high-performance" });
+  const choice = opts.adapter ?? "high-performance";
+  const adapter = await requestAdapter(choice);
   if (!adapter) {
     throw new GpuUnavailableError(
-      "no WebGPU adapter found: install a GPU driver with Vulkan support, or the software one " +
-        "(Debian/Ubuntu: sudo apt-get install mesa-vulkan-drivers)",
+      !webgpu()
+        ? "this browser or runtime has no WebGPU (navigator.gpu is missing)"
+        : choice === "software"
+        ? "no software WebGPU adapter found (Debian/Ubuntu: sudo apt-get install mesa-vulkan-drivers)"
+        : "no WebGPU adapter found: install a GPU driver with Vulkan support, or the software one " +
+          "(Debian/Ubuntu: sudo apt-get install mesa-vulkan-drivers)",
     );
   }
   const wanted: (keyof GPUSupportedLimits)[] = [
@@ -460,9 +507,7 @@ export async function initGpu(): Promise<Gpu> {
     adapter.features.has(f)
   );
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
-  const info = adapter.info;
-  const name = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(" ");
-  current = new Gpu(device, name || "unknown adapter", info.isFallbackAdapter ?? false);
+  current = new Gpu(device, adapterName(adapter), adapter.info.isFallbackAdapter ?? false);
   return current;
 }
 

@@ -6,7 +6,6 @@
 import { decodeSafetensors, encodeSafetensors, type HostTensor, WeightsError } from "./safetensors.ts";
 import { UNet3D, type UNetConfig, validateConfig } from "./unet3d.ts";
 import { gpu } from "../gpu/runtime.ts";
-import { writeFileAtomic } from "../util/atomic.ts";
 
 /** Host copies of a model's parameters and buffers, by name. */
 export async function modelTensors(model: UNet3D): Promise<Map<string, HostTensor>> {
@@ -17,27 +16,22 @@ export async function modelTensors(model: UNet3D): Promise<Map<string, HostTenso
   return out;
 }
 
-/** Writes the model atomically; `metadata` values are stored as strings next to `config`. */
-export async function saveModel(
-  path: string,
+/** The model as safetensors bytes; `metadata` values are stored as strings next to `config`. */
+export async function encodeModel(
   model: UNet3D,
   metadata: Record<string, string> = {},
-): Promise<void> {
-  const bytes = encodeSafetensors(await modelTensors(model), {
-    ...metadata,
-    config: JSON.stringify(model.config),
-  });
-  await writeFileAtomic(path, bytes);
+): Promise<Uint8Array> {
+  return encodeSafetensors(await modelTensors(model), { ...metadata, config: JSON.stringify(model.config) });
 }
 
-/** Reads a model file: the network with its weights, and the file's metadata. */
-export async function loadModel(path: string): Promise<{ model: UNet3D; metadata: Record<string, string> }> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (e) {
-    throw new WeightsError(path, e instanceof Deno.errors.NotFound ? "no such file" : `cannot read (${e})`);
-  }
+/**
+ * Decodes a model file's bytes (`path` names it in messages): the network with its weights, and the
+ * file's metadata.
+ */
+export function decodeModel(
+  bytes: Uint8Array,
+  path: string,
+): { model: UNet3D; metadata: Record<string, string> } {
   const { tensors, metadata } = decodeSafetensors(bytes, path);
   let config: UNetConfig;
   try {

@@ -4,9 +4,7 @@
  * filter type 0 on every row, CRC-32 computed here.
  */
 
-import { fileURLToPath } from "node:url";
 import type { Image } from "./canvas.ts";
-import { writeFileAtomic } from "../util/atomic.ts";
 
 const SIGNATURE = new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]);
 
@@ -91,9 +89,4 @@ export async function encodePng(pixels: Uint8Array, width: number, height: numbe
 /** Encodes an {@link Image} as an RGBA PNG. */
 export function encodeImage(img: Image): Promise<Uint8Array> {
   return encodePng(img.data, img.width, img.height);
-}
-
-/** Encodes an {@link Image} as PNG and writes it to `path`. */
-export async function writePng(path: string | URL, img: Image): Promise<void> {
-  await writeFileAtomic(path instanceof URL ? fileURLToPath(path) : path, await encodeImage(img));
 }

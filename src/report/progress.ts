@@ -4,10 +4,15 @@
  * for, so logs do not fill with carriage-return frames.
  */
 
-/** Where progress goes: Deno.stderr or anything with the same synchronous write. */
+/**
+ * Where progress goes: anything with a synchronous write, e.g. src/io/terminal.ts's standard error
+ * (a web page supplies its own).
+ */
 export interface ProgressWriter {
   writeSync(p: Uint8Array): number;
   isTerminal?(): boolean;
+  /** The terminal's width in characters, when it is one. */
+  columns?(): number;
 }
 
 /**
@@ -19,8 +24,8 @@ export type ProgressMode = "auto" | "bar" | "lines" | "off";
 
 /** Options of {@link Progress}. */
 export interface ProgressOptions {
-  /** Default Deno.stderr. */
-  writer?: ProgressWriter;
+  /** Where the bar or lines go. */
+  writer: ProgressWriter;
   mode?: ProgressMode;
   /** Name of one step in the rate, default "it" (it/s, s/it). */
   unit?: string;
@@ -72,15 +77,15 @@ export class Progress {
   #lastDecile = 0;
   #finished = false;
 
-  constructor(label: string, total: number, opts: ProgressOptions = {}) {
+  constructor(label: string, total: number, opts: ProgressOptions) {
     this.label = label;
     this.total = total > 0 && Number.isFinite(total) ? total : 0;
-    this.#writer = opts.writer ?? Deno.stderr;
+    this.#writer = opts.writer;
     const tty = this.#writer.isTerminal?.() ?? false;
     const mode = opts.mode ?? "auto";
     this.#mode = mode === "auto" ? (tty ? "bar" : "lines") : mode;
     this.#unit = opts.unit ?? "it";
-    this.#columns = opts.columns ?? terminalColumns(tty);
+    this.#columns = opts.columns ?? (tty ? this.#writer.columns?.() || 80 : 80);
     this.#now = opts.now ?? (() => performance.now());
     this.#redrawMs = opts.redrawMs ?? 100;
     this.#lineMs = opts.lineMs ?? 30000;
@@ -174,14 +179,5 @@ export class Progress {
     // Never wider than the terminal: a wrapped line would defeat the carriage return.
     const line = [...(head + bar + tail)].slice(0, Math.max(1, this.#columns - 1)).join("");
     writeAll(this.#writer, `\r${line}\x1b[K`);
-  }
-}
-
-function terminalColumns(tty: boolean): number {
-  if (!tty) return 80;
-  try {
-    return Deno.consoleSize().columns || 80;
-  } catch {
-    return 80;
   }
 }

@@ -5,9 +5,10 @@
  */
 import type { CascadePreset, TrainSettings } from "../cascade/presets.ts";
 import type { StageSpec } from "../cascade/stage.ts";
-import { listCases, type TrainingCase } from "../volume/dataset.ts";
+import { listCases, type TrainingCase } from "../io/dataset.ts";
 import type { LabelRemap } from "../volume/labels.ts";
-import { loadModel } from "../nn/weights.ts";
+import { loadModel } from "../io/models.ts";
+import { makeDir, pathExists } from "../io/fs.ts";
 import { loadTrainingVolume } from "./cases.ts";
 import type { Stage1 } from "../cascade/pipeline.ts";
 import {
@@ -48,7 +49,7 @@ export function splitCases(cases: TrainingCase[]): { train: TrainingCase[]; vali
 /** Loads the trained stage-1 model of a model directory. */
 export async function loadStage1(outDir: string): Promise<Stage1> {
   const path = stageFiles(outDir, 1).model;
-  const exists = await Deno.stat(path).then(() => true, () => false);
+  const exists = await pathExists(path);
   if (!exists) {
     throw new TrainingError(
       `stage 2 needs a trained stage 1: ${path} does not exist (train --stage 1 first)`,
@@ -61,7 +62,7 @@ export async function loadStage1(outDir: string): Promise<Stage1> {
 /** Trains the requested stages in order; returns one result per stage. */
 export async function trainCascade(o: CascadeTrainOptions): Promise<StageTrainResult[]> {
   const cases = await listCases(o.dataDir); // bad data fails before anything is created
-  await Deno.mkdir(o.outDir, { recursive: true });
+  await makeDir(o.outDir);
   const split = splitCases(cases);
   const results: StageTrainResult[] = [];
   for (const stage of [...o.stages].sort()) {

@@ -6,8 +6,8 @@
 import { candidateC1, candidateC2, labelsOnGrid, stageGridHu, stageVolume } from "../cascade/prepare.ts";
 import { type Stage1, stage1Labels } from "../cascade/pipeline.ts";
 import type { StageSpec } from "../cascade/stage.ts";
-import { type TrainingCase } from "../volume/dataset.ts";
-import { readCase } from "../volume/dataset.ts";
+import { type TrainingCase } from "../io/dataset.ts";
+import { readCase } from "../io/dataset.ts";
 import type { LabelRemap } from "../volume/labels.ts";
 import { type TrainingVolume, trainingVolume } from "./sampler.ts";
 

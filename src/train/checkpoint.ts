@@ -6,7 +6,8 @@ import { decodeSafetensors, encodeSafetensors, type HostTensor, WeightsError } f
 import { loadInto, modelTensors } from "../nn/weights.ts";
 import type { UNet3D } from "../nn/unet3d.ts";
 import type { Optimizer, OptimizerState } from "../optim/sgd.ts";
-import { writeFileAtomic } from "../util/atomic.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { readModelBytes } from "../io/models.ts";
 
 /** The loop's counters saved with a checkpoint. */
 export interface LoopState {
@@ -48,7 +49,7 @@ export async function loadCheckpoint(
   model: UNet3D,
   optimizer: Optimizer,
 ): Promise<{ loop: LoopState; metadata: Record<string, string> }> {
-  const { tensors, metadata } = decodeSafetensors(await Deno.readFile(path), path);
+  const { tensors, metadata } = decodeSafetensors(await readModelBytes(path), path);
   if (metadata.config !== JSON.stringify(model.config)) {
     throw new WeightsError(path, "the checkpoint's network differs from the one being trained");
   }

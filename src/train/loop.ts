@@ -6,7 +6,7 @@
  * uninterrupted one.
  */
 import { UNet3D } from "../nn/unet3d.ts";
-import { saveModel } from "../nn/weights.ts";
+import { saveModel } from "../io/models.ts";
 import { Adam } from "../optim/adam.ts";
 import { SGD } from "../optim/sgd.ts";
 import type { Optimizer } from "../optim/sgd.ts";
@@ -15,7 +15,8 @@ import { backward } from "../autograd.ts";
 import { weightedCrossEntropy } from "../ops/loss.ts";
 import { Tensor, tidy, untrack } from "../tensor.ts";
 import { Rng } from "../util/random.ts";
-import { writeFileAtomic } from "../util/atomic.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { pathExists } from "../io/fs.ts";
 import { predictInside } from "../cascade/infer.ts";
 import type { StageSpec } from "../cascade/stage.ts";
 import type { TrainSettings } from "../cascade/presets.ts";
@@ -137,7 +138,7 @@ function makeOptimizer(model: UNet3D, s: TrainSettings): Optimizer {
 export async function trainStage(o: StageTrainOptions): Promise<StageTrainResult> {
   const { spec, settings } = o;
   const files = stageFiles(o.outDir, spec.stage);
-  const exists = await Deno.stat(files.checkpoint).then(() => true, () => false);
+  const exists = await pathExists(files.checkpoint);
   if (exists && !o.resume) {
     throw new TrainingError(
       `${files.checkpoint} already exists: pass --resume to continue that run, or choose another --out`,

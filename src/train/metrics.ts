@@ -3,7 +3,8 @@ import type { LabelDice } from "./dice.ts";
 import { lineChart } from "../report/chart.ts";
 import { blit, createImage } from "../report/canvas.ts";
 import { encodeImage } from "../report/png.ts";
-import { writeFileAtomic } from "../util/atomic.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { readTextIfExists } from "../io/fs.ts";
 import { labelName } from "../volume/labels.ts";
 
 /** One line of the log: an iteration's loss, or a validation's Dice. */
@@ -19,13 +20,8 @@ export interface MetricRecord {
 
 /** Reads a JSON-lines log; a missing file is an empty log. */
 export async function readMetrics(path: string): Promise<MetricRecord[]> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return [];
-    throw e;
-  }
+  const text = await readTextIfExists(path);
+  if (text === null) return [];
   return text.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
 }
 

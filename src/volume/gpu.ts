@@ -17,6 +17,7 @@
  * CPU's float64 rounding noise decides which side. The warp's field is float32, which the shader
  * handles exactly.
  */
+import type { ShaderName } from "../gpu/shaders.ts";
 import { type Gpu, initGpu } from "../gpu/runtime.ts";
 import { type AugmentOptions, augmentPair, randomSamplingField, warpArray } from "./augment.ts";
 import { invertAffine, multiplyAffine } from "./affine.ts";
@@ -250,7 +251,7 @@ function bytesOf(out: VoxelArray, at: number, count: number): Uint8Array {
 
 /** One kernel launch of a slab: its inputs are indices into the slab's uploads; output read into `into`. */
 interface Launch {
-  shader?: string;
+  shader?: ShaderName;
   entry: string;
   params: number[];
   paramTypes?: string;

@@ -59,19 +59,13 @@ export function parseLabelRemap(spec: string, maxLabel = MAX_LABEL): LabelRemap 
   return remapFromPairs(pairs, spec, maxLabel);
 }
 
-/**
- * A remap from either a `52:1,...` string or the path of a JSON file holding an object
- * `{"52": 1, ...}`. A spec is taken as a path when it ends in `.json` or contains no `:`.
- */
-export async function loadLabelRemap(spec: string, maxLabel = MAX_LABEL): Promise<LabelRemap> {
-  if (!spec.toLowerCase().endsWith(".json") && spec.includes(":")) return parseLabelRemap(spec, maxLabel);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(spec);
-  } catch (e) {
-    const why = e instanceof Deno.errors.NotFound ? "file not found" : `cannot read: ${(e as Error).message}`;
-    throw new LabelRemapError(spec, why, { cause: e });
-  }
+/** True when a remap spec names a JSON file rather than listing `FROM:TO` pairs. */
+export function isRemapFile(spec: string): boolean {
+  return spec.toLowerCase().endsWith(".json") || !spec.includes(":");
+}
+
+/** Parses a JSON remap `{"52": 1, ...}`; `spec` (the file) names it in messages. */
+export function parseLabelRemapJson(text: string, spec: string, maxLabel = MAX_LABEL): LabelRemap {
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -1,11 +1,10 @@
-/** The volumes module: NIfTI I/O, geometry and CPU preprocessing. Re-exports every submodule. */
+/** The volumes module: NIfTI codecs, geometry and CPU preprocessing. Re-exports every submodule. */
 
 export * from "./affine.ts";
 export * from "./augment.ts";
 export * from "./bbox.ts";
 export * from "./body-mask.ts";
 export * from "./components.ts";
-export * from "./dataset.ts";
 export * from "./datatypes.ts";
 export * from "./errors.ts";
 export * from "./fill-holes.ts";

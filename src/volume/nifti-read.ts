@@ -1,5 +1,6 @@
 /**
- * Reading NIfTI-1/NIfTI-2 images (`.nii` or `.nii.gz`) into float32 volumes and uint8 label maps.
+ * Decoding NIfTI-1/NIfTI-2 files (`.nii` or `.nii.gz`, as bytes) into float32 volumes and uint8 label
+ * maps (src/io/volumes.ts reads them from paths).
  * gzip is inflated here, chunk by chunk, so the header is checked (size limits included) before the
  * voxel buffer is allocated, and truncated or corrupt files are reported by name.
  */
@@ -24,22 +25,6 @@ export interface NiftiVolume<T extends VoxelArray = Float32Array> extends Volume
 export interface ReadOptions {
   /** Size refusals (defaults: 2^31 voxels, 8 GiB). */
   limits?: ReadLimits;
-}
-
-/** Bytes of the whole file, with file-system errors turned into VolumeErrors. */
-async function readFileBytes(path: string): Promise<Uint8Array<ArrayBuffer>> {
-  try {
-    const info = await Deno.stat(path);
-    if (info.isDirectory) throw new VolumeError(path, "read", "is a directory, not a NIfTI file");
-    return await Deno.readFile(path);
-  } catch (e) {
-    if (e instanceof VolumeError) throw e;
-    if (e instanceof Deno.errors.NotFound) {
-      throw new VolumeError(path, "not-found", "file not found", { cause: e });
-    }
-    const message = e instanceof Error ? e.message.split("\n")[0] : String(e);
-    throw new VolumeError(path, "read", `cannot read: ${message}`, { cause: e });
-  }
 }
 
 /** Number of bytes a header's voxels occupy, and where they end. */
@@ -94,12 +79,15 @@ async function inflateNifti(
   return { header, bytes: out };
 }
 
-/** The header and the uncompressed bytes of a .nii or .nii.gz file (gzip detected by content). */
-export async function readNiftiBytes(
+/**
+ * The header and the uncompressed bytes of a .nii or .nii.gz file's contents (gzip detected by
+ * content); `path` names the file in messages, and a name ending in .gz must hold gzip.
+ */
+export async function inflateNiftiBytes(
+  raw: Uint8Array<ArrayBuffer>,
   path: string,
   limits: ReadLimits = {},
 ): Promise<{ header: NiftiHeader; bytes: Uint8Array }> {
-  const raw = await readFileBytes(path);
   if (isGzip(raw)) return await inflateNifti(raw, path, limits);
   if (path.toLowerCase().endsWith(".gz")) {
     throw new VolumeError(path, "gzip", "named .gz but not gzip-compressed (no 1f 8b magic)");
@@ -147,9 +135,16 @@ export function checkFinite(data: Float32Array, volume: { dims: Volume["dims"] }
   }
 }
 
-/** Reads a 3D image as float32 (e.g. CT in HU). Throws a one-line VolumeError for any bad input. */
-export async function readNifti(path: string, opts: ReadOptions = {}): Promise<NiftiVolume<Float32Array>> {
-  const { header, bytes } = await readNiftiBytes(path, opts.limits);
+/**
+ * Decodes a NIfTI file's bytes into a float32 image (e.g. CT in HU); `path` names the file in
+ * messages. Throws a one-line VolumeError for any bad input.
+ */
+export async function decodeNifti(
+  raw: Uint8Array<ArrayBuffer>,
+  path: string,
+  opts: ReadOptions = {},
+): Promise<NiftiVolume<Float32Array>> {
+  const { header, bytes } = await inflateNiftiBytes(raw, path, opts.limits);
   const data = decodeVoxels(bytes, header);
   checkFinite(data, header, path);
   const affine = header.affine.slice();
@@ -157,13 +152,14 @@ export async function readNifti(path: string, opts: ReadOptions = {}): Promise<N
 }
 
 /**
- * Reads a label map into uint8 labels 0..maxLabel, remapping ids if `remap` is given (unlisted ids
- * become 0). Non-integer values and labels outside the range are "labels" VolumeErrors.
+ * Decodes a label map's bytes into uint8 labels 0..maxLabel, remapping ids if `remap` is given
+ * (unlisted ids become 0). Non-integer values and labels outside the range are "labels" VolumeErrors.
  */
-export async function readLabels(
+export async function decodeLabels(
+  raw: Uint8Array<ArrayBuffer>,
   path: string,
   opts: ReadOptions & LabelOptions = {},
 ): Promise<NiftiVolume<Uint8Array>> {
-  const values = await readNifti(path, opts);
+  const values = await decodeNifti(raw, path, opts);
   return { ...values, data: labelsFromValues(values.data, values.dims, path, opts) };
 }

@@ -5,7 +5,6 @@
  */
 
 import { datatypeByName, type DatatypeName } from "./datatypes.ts";
-import { VolumeError } from "./errors.ts";
 import { voxelCount } from "./grid.ts";
 import { gzip } from "./gzip.ts";
 import {
@@ -15,7 +14,6 @@ import {
   type NiftiHeader,
 } from "./nifti-header.ts";
 import type { Grid, Volume, VoxelArray } from "./types.ts";
-import { FileWriteError, writeFileAtomic } from "../util/atomic.ts";
 
 /** Header choices for a written file; the grid comes from the volume. */
 export type WriteOptions = Partial<Omit<HeaderFields, "dims" | "affine">>;
@@ -56,20 +54,15 @@ export function encodeNifti(
 }
 
 /**
- * Writes a volume as NIfTI-1, gzipped when the path ends in `.gz`. Uint8Array data is written as
- * uint8 (label maps, masks), Float32Array as float32, unless `opts.datatype` says otherwise.
- * sform_code and qform_code default to 1 (scanner); pass the input's codes to keep them.
+ * The bytes of a NIfTI-1 file of `volume`, gzipped when `gzipped` (a `.nii.gz`). Uint8Array data is
+ * written as uint8 (label maps, masks), Float32Array as float32, unless `opts.datatype` says
+ * otherwise. sform_code and qform_code default to 1 (scanner); pass the input's codes to keep them.
  */
-export async function writeNifti(
-  path: string,
+export async function encodeNiftiFile(
   volume: Volume<VoxelArray>,
+  gzipped: boolean,
   opts: WriteOptions = {},
-): Promise<void> {
+): Promise<Uint8Array<ArrayBuffer>> {
   const raw = encodeNifti(volume.data, volume, opts);
-  try {
-    await writeFileAtomic(path, path.toLowerCase().endsWith(".gz") ? await gzip(raw) : raw);
-  } catch (e) {
-    if (!(e instanceof FileWriteError)) throw e;
-    throw new VolumeError(path, "write", e.message.slice(path.length + 2), { cause: e });
-  }
+  return gzipped ? await gzip(raw) : raw;
 }

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { scaleAffine } from "../../src/volume/affine.ts";
-import { readCase } from "../../src/volume/dataset.ts";
+import { readCase } from "../../src/io/dataset.ts";
 import { LabelRemapError, VolumeError, type VolumeErrorCode } from "../../src/volume/errors.ts";
 import { gzip } from "../../src/volume/gzip.ts";
-import { loadLabelRemap, parseLabelRemap } from "../../src/volume/labels.ts";
-import { readLabels, readNifti } from "../../src/volume/nifti-read.ts";
+import { parseLabelRemap } from "../../src/volume/labels.ts";
+import { loadLabelRemap } from "../../src/io/labels.ts";
+import { readLabels, readNifti } from "../../src/io/volumes.ts";
 import { niftiBytes, tempDir, view, writeBytes } from "./_synth.ts";
 
 /** Asserts that `promise` rejects with a one-line VolumeError of `code` about `file` matching `pattern`. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { bodyMask } from "../../src/volume/body-mask.ts";
-import { readLabels, readNifti } from "../../src/volume/nifti-read.ts";
+import { readLabels, readNifti } from "../../src/io/volumes.ts";
 import { SAMPLE_CT, SAMPLE_LABELS, volumeFrom } from "./_synth.ts";
 
 Deno.test("body mask on a synthetic CT: keeps the body with its lungs, drops the table and noise", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { listCases, readCase } from "../../src/volume/dataset.ts";
+import { listCases, readCase } from "../../src/io/dataset.ts";
 import { VolumeError } from "../../src/volume/errors.ts";
 import { parseLabelRemap } from "../../src/volume/labels.ts";
 import { niftiBytes, tempDir, writeBytes } from "./_synth.ts";

@@ -17,7 +17,7 @@ import { augmentPair, warpArray } from "../../src/volume/augment.ts";
 import { invertAffine, multiplyAffine, scaleAffine } from "../../src/volume/affine.ts";
 import { makeVolume, voxelCount } from "../../src/volume/grid.ts";
 import { normalizeHu } from "../../src/volume/intensity.ts";
-import { readLabels, readNifti } from "../../src/volume/nifti-read.ts";
+import { readLabels, readNifti } from "../../src/io/volumes.ts";
 import {
   gridWithSpacing,
   type Interpolation,

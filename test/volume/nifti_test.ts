@@ -5,8 +5,9 @@ import { datatypeByName, type DatatypeName } from "../../src/volume/datatypes.ts
 import { VolumeError } from "../../src/volume/errors.ts";
 import { gzip } from "../../src/volume/gzip.ts";
 import { parseNiftiHeader } from "../../src/volume/nifti-header.ts";
-import { readLabels, readNifti } from "../../src/volume/nifti-read.ts";
-import { encodeNifti, writeNifti, xformCodesOf } from "../../src/volume/nifti-write.ts";
+import { readLabels, readNifti } from "../../src/io/volumes.ts";
+import { encodeNifti, xformCodesOf } from "../../src/volume/nifti-write.ts";
+import { writeNifti } from "../../src/io/volumes.ts";
 import { axisCodes } from "../../src/volume/orientation.ts";
 import { qformToAffine } from "../../src/volume/qform.ts";
 import type { Affine, Vec3 } from "../../src/volume/types.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { scaleAffine } from "../../src/volume/affine.ts";
 import { makeVolume } from "../../src/volume/grid.ts";
 import { labelStats } from "../../src/volume/labels.ts";
-import { readLabels } from "../../src/volume/nifti-read.ts";
+import { readLabels } from "../../src/io/volumes.ts";
 import { gridWithSpacing, resampleToGrid, resampleToSpacing } from "../../src/volume/resample.ts";
 import type { Vec3 } from "../../src/volume/types.ts";
 import { randomLabels, SAMPLE_LABELS, volumeFrom } from "./_synth.ts";

@@ -6,10 +6,12 @@
  *   (MSD) is used when present.
  */
 
-import { VolumeError } from "./errors.ts";
-import { assertSameGrid } from "./grid.ts";
-import type { LabelOptions } from "./labels.ts";
-import { type NiftiVolume, readLabels, readNifti, type ReadOptions } from "./nifti-read.ts";
+import { VolumeError } from "../volume/errors.ts";
+import { assertSameGrid } from "../volume/grid.ts";
+import type { LabelOptions } from "../volume/labels.ts";
+import type { NiftiVolume, ReadOptions } from "../volume/nifti-read.ts";
+import { FileReadError, firstLine, listDir, pathExists, readTextFile } from "./fs.ts";
+import { readLabels, readNifti } from "./volumes.ts";
 
 /** One training case: an image and its label map. */
 export interface TrainingCase {
@@ -28,30 +30,16 @@ function join(dir: string, name: string): string {
   return `${dir.replace(/\/+$/, "")}/${name.replace(/^\.\//, "")}`;
 }
 
-/** True when a path exists. */
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
+const exists = pathExists;
 
 /** Names of the regular files in a folder, sorted; "dataset" / "not-found" VolumeErrors otherwise. */
 async function listFiles(dir: string): Promise<string[]> {
-  const names: string[] = [];
   try {
-    for await (const entry of Deno.readDir(dir)) if (entry.isFile || entry.isSymlink) names.push(entry.name);
+    return (await listDir(dir)).filter((e) => !e.isDirectory).map((e) => e.name);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new VolumeError(dir, "not-found", "folder not found", { cause: e });
-    }
-    const message = e instanceof Error ? e.message.split("\n")[0] : String(e);
-    throw new VolumeError(dir, "dataset", `cannot list: ${message}`, { cause: e });
+    if (!(e instanceof FileReadError)) throw e;
+    throw new VolumeError(dir, e.code === "not-found" ? "not-found" : "dataset", e.problem, { cause: e });
   }
-  return names.sort();
 }
 
 /** The name without its NIfTI suffix, or null when it is not a NIfTI file. */
@@ -84,12 +72,12 @@ async function listDecathlon(dir: string): Promise<TrainingCase[]> {
   if (await exists(jsonPath)) {
     let json: unknown;
     try {
-      json = JSON.parse(await Deno.readTextFile(jsonPath));
+      json = JSON.parse(await readTextFile(jsonPath));
     } catch (e) {
       throw new VolumeError(
         jsonPath,
         "dataset",
-        `unreadable dataset.json: ${(e as Error).message.split("\n")[0]}`,
+        `unreadable dataset.json: ${firstLine(e)}`,
         {
           cause: e,
         },

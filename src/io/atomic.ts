@@ -1,4 +1,5 @@
 /** Writing files so that a crash never leaves half a file behind: a temporary name, then a rename. */
+import { fileURLToPath } from "node:url";
 
 /** A file could not be written; the message names the file. */
 export class FileWriteError extends Error {
@@ -12,7 +13,8 @@ export class FileWriteError extends Error {
  * Writes `data` to `path` atomically: to a hidden temporary file in the same directory, then renamed
  * over `path`. On failure the temporary file is removed and a FileWriteError thrown.
  */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+export async function writeFileAtomic(target: string | URL, data: Uint8Array | string): Promise<void> {
+  const path = target instanceof URL ? fileURLToPath(target) : target;
   const slash = path.lastIndexOf("/");
   const dir = slash >= 0 ? path.slice(0, slash + 1) : "";
   const tmp = `${dir}.${path.slice(slash + 1)}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;

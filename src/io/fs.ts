@@ -1,0 +1,100 @@
+/**
+ * File-system access for the Deno edge. The computing core (everything under src/ but src/io/ and
+ * src/train/) takes bytes and returns bytes, so it runs unchanged in a browser; this module and its
+ * neighbours in src/io/ are the only places that read paths, list folders or write files.
+ */
+
+/** Why a file could not be read. */
+export type ReadProblem = "not-found" | "is-directory" | "read";
+
+/** A file could not be read; `problem` is one line without the path. */
+export class FileReadError extends Error {
+  constructor(
+    readonly file: string,
+    readonly code: ReadProblem,
+    readonly problem: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${file}: ${problem}`, options);
+    this.name = "FileReadError";
+  }
+}
+
+/** First line of an error's message. */
+export function firstLine(e: unknown): string {
+  return e instanceof Error ? e.message.split("\n")[0] : String(e);
+}
+
+/** The whole file; a FileReadError ("not-found", "is-directory" or "read") otherwise. */
+export async function readFileBytes(path: string): Promise<Uint8Array<ArrayBuffer>> {
+  try {
+    const info = await Deno.stat(path);
+    if (info.isDirectory) throw new FileReadError(path, "is-directory", "is a directory");
+    return await Deno.readFile(path);
+  } catch (e) {
+    if (e instanceof FileReadError) throw e;
+    if (e instanceof Deno.errors.NotFound) {
+      throw new FileReadError(path, "not-found", "file not found", { cause: e });
+    }
+    throw new FileReadError(path, "read", `cannot read: ${firstLine(e)}`, { cause: e });
+  }
+}
+
+/** The whole file as UTF-8 text; errors as {@link readFileBytes}. */
+export async function readTextFile(path: string): Promise<string> {
+  return new TextDecoder().decode(await readFileBytes(path));
+}
+
+/** The file as text, or null when it does not exist. */
+export async function readTextIfExists(path: string): Promise<string | null> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
+/** True when something exists at `path`. */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
+/** True when `path` is a regular file (or a link to one). */
+export async function isFile(path: string): Promise<boolean> {
+  return await Deno.stat(path).then((i) => i.isFile, () => false);
+}
+
+/** True when `path` is a folder (or a link to one). */
+export async function isDirectory(path: string): Promise<boolean> {
+  return await Deno.stat(path).then((i) => i.isDirectory, () => false);
+}
+
+/** Creates a folder and its parents (nothing when it exists). */
+export async function makeDir(path: string): Promise<void> {
+  await Deno.mkdir(path, { recursive: true });
+}
+
+/** Entries of a folder: names with whether each is a folder; a FileReadError when it cannot be listed. */
+export async function listDir(dir: string): Promise<{ name: string; isDirectory: boolean }[]> {
+  const out: { name: string; isDirectory: boolean }[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      let isDir = e.isDirectory;
+      if (e.isSymlink) isDir = await isDirectory(`${dir}/${e.name}`);
+      out.push({ name: e.name, isDirectory: isDir });
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new FileReadError(dir, "not-found", "folder not found", { cause: e });
+    }
+    throw new FileReadError(dir, "read", `cannot list: ${firstLine(e)}`, { cause: e });
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}

@@ -1,0 +1,61 @@
+/**
+ * The portability boundary: the computing core (src/ but src/io/ and src/train/) never touches the
+ * file system or the Deno namespace, so that the same modules run in a browser page. Reading paths,
+ * listing folders and writing files live in src/io/, the Deno edge; training (src/train/) is
+ * Deno-only and may use it.
+ */
+import assert from "node:assert/strict";
+import { ROOT } from "./_cli.ts";
+
+async function* walk(dir: string): AsyncGenerator<string> {
+  for await (const e of Deno.readDir(dir)) {
+    const path = `${dir}/${e.name}`;
+    if (e.isDirectory) yield* walk(path);
+    else if (e.name.endsWith(".ts")) yield path;
+  }
+}
+
+/** Code with comments blanked out (block comments and whole-line // comments). */
+function code(text: string): string {
+  return text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
+}
+
+Deno.test("no Deno.* call and no file-system module under src/ outside src/io/", async () => {
+  const offenders: string[] = [];
+  for await (const path of walk(`${ROOT}src`)) {
+    const rel = path.slice(ROOT.length);
+    if (rel.startsWith("src/io/")) continue;
+    const text = code(await Deno.readTextFile(path));
+    if (/\bDeno\./.test(text)) offenders.push(`${rel}: Deno.*`);
+    if (/from\s+"node:(fs|path|url|process|os|child_process)/.test(text)) {
+      offenders.push(`${rel}: node: module`);
+    }
+    const core = !rel.startsWith("src/train/");
+    if (core && /from\s+"(\.\.\/)+io\//.test(text)) offenders.push(`${rel}: imports src/io/`);
+  }
+  assert.deepEqual(offenders, [], "the computing core must take bytes, not paths");
+});
+
+Deno.test("the boundary test sees a Deno.* call (it can fail)", () => {
+  assert.match(code('const x = await Deno.readFile("a");'), /\bDeno\./);
+  assert.doesNotMatch(code("/** Deno.readFile in a comment */\n// Deno.stat\n"), /\bDeno\./);
+});
+
+Deno.test("src/engine.ts bundles for a browser with no Deno.* and no node: module in it", async () => {
+  const out = await Deno.makeTempFile({ suffix: ".js" });
+  try {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "--platform", "browser", `${ROOT}src/engine.ts`, "-o", out],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+    const js = await Deno.readTextFile(out);
+    assert.ok(js.length > 100_000, "the bundle holds the engine");
+    assert.doesNotMatch(js, /\bDeno\./);
+    assert.doesNotMatch(js, /["']node:/);
+    assert.match(js, /fn main|@compute/, "the shaders are inlined as text");
+  } finally {
+    await Deno.remove(out);
+  }
+});
