@@ -59,11 +59,16 @@ export function errorLine(e: unknown, known: ErrorClass[] = []): string {
 
 /**
  * Runs `main`; on error prints `error: <one line>` to stderr and exits with code 1. `known` adds
- * error classes (e.g. GPU errors) whose messages are shown without the "unexpected" hint.
+ * error classes (e.g. GPU errors) whose messages are shown without the "unexpected" hint. A number
+ * that `main` returns is the exit code (e.g. 130 after an interruption).
  */
-export async function runCli(main: () => Promise<void>, known: ErrorClass[] = []): Promise<void> {
+export async function runCli(
+  main: () => Promise<void | number>,
+  known: ErrorClass[] = [],
+): Promise<void> {
   try {
-    await main();
+    const code = await main();
+    if (typeof code === "number" && code !== 0) Deno.exit(code);
   } catch (e) {
     console.error(`error: ${errorLine(e, known)}`);
     if (debugEnabled() && e instanceof Error && e.stack) console.error(e.stack);

@@ -3,6 +3,7 @@
  * U-Net against reference backends on the layer shapes of the U-Net presets. See `--help`.
  */
 import { parseArgs } from "node:util";
+import { runCli, UsageError } from "./_errors.ts";
 import { type Case, cases, type OpName, OPS } from "../bench/shapes.ts";
 import { caseData } from "../bench/data.ts";
 import {
@@ -40,7 +41,7 @@ Options:
                       before it) to take longer than S seconds (default 120; --quick: 20)
   --table FILES       measure nothing: print the table of earlier --json files (comma-separated;
                       a later file's row replaces an earlier one of the same op, shape and backend)
-  --help              this text
+  -h, --help          this text
 
 Backends: ours (src/ops on its WebGPU adapter), ours-f16 (our half-precision path, where the engine
 and adapter have one), typescript (plain float32 loops, the floor), jax-js (WebGPU) and jax-js-wasm,
@@ -55,7 +56,7 @@ function list<T extends string>(value: string | undefined, all: readonly T[], wh
   if (value === undefined) return [...all];
   const items = value.split(",").map((s) => s.trim()).filter(Boolean);
   for (const i of items) {
-    if (!all.includes(i as T)) throw new Error(`unknown ${what} "${i}"; one of: ${all.join(", ")}`);
+    if (!all.includes(i as T)) throw new UsageError(`unknown ${what} "${i}"; one of: ${all.join(", ")}`);
   }
   return items as T[];
 }
@@ -63,7 +64,7 @@ function list<T extends string>(value: string | undefined, all: readonly T[], wh
 function num(value: string | undefined, fallback: number, what: string): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!(n >= 0)) throw new Error(`--${what} wants a non-negative number, got "${value}"`);
+  if (!(n >= 0)) throw new UsageError(`--${what} wants a non-negative number, got "${value}"`);
   return n;
 }
 
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
       budget: { type: "string" },
       "max-run": { type: "string" },
       table: { type: "string" },
-      help: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
     },
   });
   if (values.help) {
@@ -227,12 +228,7 @@ async function main(): Promise<void> {
 }
 
 if (import.meta.main) {
-  try {
-    await main();
-    // reference libraries keep devices and worker threads alive; the run is over
-    Deno.exit(0);
-  } catch (e) {
-    console.error(`bench: ${(e as Error).message}`);
-    Deno.exit(2);
-  }
+  await runCli(main);
+  // reference libraries keep devices and worker threads alive; the run is over
+  Deno.exit(0);
 }

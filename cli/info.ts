@@ -12,8 +12,12 @@ import { loadLabelRemap } from "../src/io/labels.ts";
 import { type NiftiVolume } from "../src/volume/nifti-read.ts";
 import { readNifti } from "../src/io/volumes.ts";
 import { axisCodes } from "../src/volume/orientation.ts";
+import { listAdapters } from "../src/gpu/runtime.ts";
+import { quietMesa } from "../src/io/gpu.ts";
+import { formatTable } from "../src/report/table.ts";
 
 const HELP = `Usage: deno task info [options] FILE [LABELS]
+       deno task info --adapters
 
 Prints what a NIfTI-1/NIfTI-2 volume (.nii or .nii.gz) holds: dimensions, voxel spacing,
 orientation code (e.g. RAS, LPS), datatype and intensity range. For a label map (an integer
@@ -25,6 +29,8 @@ Arguments:
   LABELS            a label map for FILE: its grid must match FILE's; summarised per label
 
 Options:
+  --adapters        list the WebGPU adapters this machine offers (for --adapter of segment and
+                    train) instead of describing a file
   --labels          treat FILE as a label map even if it does not look like one
   --remap SPEC      remap label ids first: "52:1,64:2,..." or a JSON file {"52": 1, ...};
                     ids not listed become 0, results must lie in 0..7
@@ -88,12 +94,26 @@ function describe(volume: NiftiVolume, asLabels: boolean, remap: LabelRemap | un
   return lines;
 }
 
+/** One line per adapter choice: what it gives here, or that it gives none. */
+async function describeAdapters(): Promise<string> {
+  quietMesa();
+  const list = await listAdapters();
+  const rows = list.map((a) => [
+    a.choice,
+    a.name ?? "(none)",
+    a.name ? (a.software ? "software (CPU)" : "hardware") : "",
+    a.features.filter((f) => ["shader-f16", "timestamp-query", "subgroups"].includes(f)).join(", "),
+  ]);
+  return formatTable(["--adapter", "adapter", "kind", "features"], rows);
+}
+
 /** Parses arguments, reads the volume(s) and prints the summary. */
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     args: Deno.args,
     options: {
       labels: { type: "boolean", default: false },
+      adapters: { type: "boolean", default: false },
       remap: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -102,6 +122,11 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     console.log(HELP);
+    return;
+  }
+  if (values.adapters) {
+    if (positionals.length) throw new UsageError("--adapters takes no file (see --help)");
+    console.log(await describeAdapters());
     return;
   }
   if (positionals.length < 1 || positionals.length > 2) {

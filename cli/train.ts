@@ -6,7 +6,10 @@ import { parseArgs } from "node:util";
 import { runCli, UsageError } from "./_errors.ts";
 import { startGpu } from "../src/io/gpu.ts";
 import { stderrWriter } from "../src/io/terminal.ts";
-import { PRESETS } from "../src/cascade/presets.ts";
+import { defaultPreset, PRESETS } from "../src/cascade/presets.ts";
+import { listCases } from "../src/io/dataset.ts";
+import { readNiftiHeader } from "../src/io/volumes.ts";
+import { ADAPTER_CHOICES, type AdapterChoice } from "../src/gpu/runtime.ts";
 import { trainCascade } from "../src/train/cascade.ts";
 import { TrainingError } from "../src/train/loop.ts";
 import { loadLabelRemap } from "../src/io/labels.ts";
@@ -27,8 +30,9 @@ Usage: deno task train --data DIR --out MODEL_DIR [options]
   --out MODEL_DIR     where the models, checkpoints, metrics log and curves go
   --stage 1|2|both    which stages to train (default both; stage 2 needs a trained stage 1 in
                       MODEL_DIR, because its candidate region C2 comes from stage-1 predictions)
-  --preset NAME       fast (small network at 6 mm / 3 mm; the default without a real GPU) or paper
-                      (Roth et al.: 4-level valid U-Net, 132x132x116 tiles; the default on a GPU)
+  --preset NAME       fast (a small network at 6 mm / 3 mm) or paper (Roth et al.: 4-level valid
+                      U-Net, 132x132x116 tiles at 2 mm / 1 mm); default: paper on a GPU with CTs of
+                      1.5 mm voxels or finer, else fast (the run says which and why)
   --iterations N      iterations per stage (default: the preset's, stage 1 / stage 2:
                       fast ${defaults("fast")}, paper ${defaults("paper")})
   --lr RATE           peak learning rate (decays polynomially to 0)
@@ -41,11 +45,13 @@ Usage: deno task train --data DIR --out MODEL_DIR [options]
   --seed N            random seed (default 0): the same seed repeats a run exactly
   --no-augment        no random deformation or rotation of the patches
   --resume            continue the run whose checkpoint is in MODEL_DIR, exactly where it stopped
+  --adapter A         high-performance (default), low-power or software (the CPU)
   --progress MODE     bar, lines or off (default: a bar on a terminal, lines otherwise)
   -h, --help          this help
 
 Labels: 0 background, 1 artery (aorta), 2 portal vein, 3 liver, 4 spleen, 5 stomach,
-6 gallbladder, 7 pancreas. Ctrl-C writes a checkpoint and stops; --resume continues.`;
+6 gallbladder, 7 pancreas. Ctrl-C (or SIGTERM, as Slurm and Kubernetes send) writes a
+checkpoint and stops with exit code 130 (143 for SIGTERM); --resume continues.`;
 
 function positiveInt(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -74,6 +80,7 @@ async function main() {
       "no-augment": { type: "boolean", default: false },
       resume: { type: "boolean", default: false },
       progress: { type: "string" },
+      adapter: { type: "string", default: "high-performance" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -104,11 +111,21 @@ async function main() {
   if (weights !== undefined && weights !== "paper" && weights !== "uniform") {
     throw new UsageError(`--class-weights must be paper or uniform, got "${weights}"`);
   }
+  const adapter = values.adapter as AdapterChoice;
+  if (!ADAPTER_CHOICES.includes(adapter)) {
+    throw new UsageError(`--adapter must be ${ADAPTER_CHOICES.join(", ")}, got "${values.adapter}"`);
+  }
   const remap = values.labels ? await loadLabelRemap(values.labels) : undefined;
+  // the data is checked (and its voxel size learnt) before the GPU starts
+  const cases = await listCases(values.data);
+  const voxelMm = await typicalVoxelSize(cases.map((c) => c.image));
 
-  const gpu = await startGpu();
-  const preset = PRESETS[values.preset ?? (gpu.isFallback ? "fast" : "paper")];
-  console.log(`adapter: ${gpu.adapterName}${gpu.isFallback ? " (software)" : ""}; preset: ${preset.name}`);
+  const gpu = await startGpu(adapter);
+  const { preset, why } = values.preset
+    ? { preset: PRESETS[values.preset], why: "--preset" }
+    : defaultPreset({ software: gpu.isFallback, voxelMm });
+  console.log(`adapter: ${gpu.adapterName}${gpu.isFallback ? " (software)" : ""}`);
+  console.log(`preset: ${preset.name} (${why})`);
   const overrides = Object.fromEntries(
     Object.entries({
       iterations: positiveInt("iterations", values.iterations),
@@ -120,12 +137,17 @@ async function main() {
   );
 
   const stop = new AbortController();
-  const onSigint = () => {
-    if (stop.signal.aborted) Deno.exit(130);
-    console.error("\nstopping after this iteration (a checkpoint is written; Ctrl-C again to quit at once)");
+  let exitCode = 0;
+  const onSignal = (signal: "SIGINT" | "SIGTERM") => () => {
+    if (stop.signal.aborted) Deno.exit(exitCode);
+    exitCode = signal === "SIGINT" ? 130 : 143;
+    console.error(
+      `\n${signal}: stopping after this iteration (a checkpoint is written; again to quit at once)`,
+    );
     stop.abort();
   };
-  Deno.addSignalListener("SIGINT", onSigint);
+  const listeners = { SIGINT: onSignal("SIGINT"), SIGTERM: onSignal("SIGTERM") };
+  for (const [s, f] of Object.entries(listeners)) Deno.addSignalListener(s as Deno.Signal, f);
   const progressMode = mode as ProgressMode;
   const validationToStdout = mode === "lines" || mode === "off" || !Deno.stderr.isTerminal();
   let bar: Progress | null = null;
@@ -165,7 +187,7 @@ async function main() {
       else console.error(`\r\x1b[K${line}`);
     },
   });
-  Deno.removeSignalListener("SIGINT", onSigint);
+  for (const [s, f] of Object.entries(listeners)) Deno.removeSignalListener(s as Deno.Signal, f);
   for (const r of results) {
     const stage = r.modelPath.match(/stage(\d)/)?.[1];
     console.log(
@@ -178,7 +200,21 @@ async function main() {
   }
   if (results.some((r) => r.interrupted)) {
     console.log("interrupted: continue with the same command and --resume");
+    return exitCode || 130;
   }
+  return 0;
+}
+
+/** The median, over up to 5 cases, of each CT's largest voxel size in mm (headers only). */
+async function typicalVoxelSize(images: string[]): Promise<number> {
+  const step = Math.max(1, Math.floor(images.length / 5));
+  const sizes: number[] = [];
+  for (let i = 0; i < images.length && sizes.length < 5; i += step) {
+    const h = await readNiftiHeader(images[i]);
+    sizes.push(Math.max(...[0, 1, 2].map((c) => Math.hypot(h.affine[c], h.affine[4 + c], h.affine[8 + c]))));
+  }
+  sizes.sort((a, b) => a - b);
+  return sizes[Math.floor(sizes.length / 2)];
 }
 
 function diceTable(d: LabelDice[]): string {

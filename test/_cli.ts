@@ -10,15 +10,20 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `deno run <permissions> cli/<script> ...args` from `cwd` (default the root), without colours. */
+/**
+ * Runs `deno run <permissions> cli/<script> ...args` from `cwd` (default the root), without colours;
+ * `config` runs it with the benchmark's configuration, as `deno task bench` does.
+ */
 export async function runCli(
   script: string,
   args: string[],
-  opts: { permissions?: string[]; cwd?: string } = {},
+  opts: { permissions?: string[]; cwd?: string; config?: boolean } = {},
 ): Promise<CliResult> {
   const permissions = opts.permissions ?? ["--allow-read", "--allow-write", "--allow-env"];
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...permissions, `${ROOT}cli/${script}`, ...args],
+    // config: run with the benchmark's own configuration (its reference libraries' import map)
+    args: ["run", ...(opts.config ? ["--config", `${ROOT}bench/deno.json`] : []), ...permissions]
+      .concat([`${ROOT}cli/${script}`, ...args]),
     cwd: opts.cwd ?? ROOT,
     env: { NO_COLOR: "1" },
     stdout: "piped",

@@ -96,6 +96,12 @@ Deno.test({
     }
     assert.match(r.stdout, /mean Dice/);
     assert.ok(report.seconds.total > 0 && report.adapter.length > 0);
+    for (const o of report.organs) {
+      assert.equal(typeof o.touches_edge, "boolean");
+      assert.equal(o.hu_mean === null, o.voxels === 0, JSON.stringify(o));
+      if (o.touches_edge) assert.match(r.stdout, new RegExp(`^${o.name.split(" ")[0]} .* cut`, "m"));
+    }
+    assert.ok(Array.isArray(report.warnings));
     assert.ok((await Deno.stat(png)).size > 1000);
     assert.match(r.stdout, /liver/);
   },

@@ -85,3 +85,24 @@ export const FAST_PRESET: CascadePreset = {
 
 /** Presets by name. */
 export const PRESETS: Record<string, CascadePreset> = { paper: PAPER_PRESET, fast: FAST_PRESET };
+
+/**
+ * The preset a run takes when none is named, with the reason in one line: the paper's configuration
+ * needs a real GPU and CTs fine enough for its 1 mm grid (it would only upsample coarser scans);
+ * everything else trains the fast preset.
+ */
+export function defaultPreset(
+  o: { software: boolean; voxelMm: number },
+): { preset: CascadePreset; why: string } {
+  const mm = `${Math.round(o.voxelMm * 100) / 100} mm`;
+  if (o.software) {
+    return { preset: FAST_PRESET, why: "a software adapter is too slow for the paper's network" };
+  }
+  if (o.voxelMm > 1.5) {
+    return {
+      preset: FAST_PRESET,
+      why: `the CTs have ${mm} voxels, and the paper preset's 1 mm grid would only upsample them`,
+    };
+  }
+  return { preset: PAPER_PRESET, why: `a GPU and CTs of ${mm} voxels: the paper's configuration` };
+}

@@ -2,7 +2,7 @@
 import { type AdapterChoice, type Gpu, initGpu } from "../gpu/runtime.ts";
 
 /** Mesa's Vulkan drivers complain on stderr when XDG_RUNTIME_DIR is unset; a compute-only user has none. */
-function quietMesa(): void {
+export function quietMesa(): void {
   try {
     if (!Deno.env.get("XDG_RUNTIME_DIR")) Deno.env.set("XDG_RUNTIME_DIR", Deno.env.get("TMPDIR") ?? "/tmp");
   } catch {

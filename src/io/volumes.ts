@@ -4,7 +4,14 @@
  */
 import { VolumeError } from "../volume/errors.ts";
 import type { LabelOptions } from "../volume/labels.ts";
-import { decodeLabels, decodeNifti, type NiftiVolume, type ReadOptions } from "../volume/nifti-read.ts";
+import {
+  decodeLabels,
+  decodeNifti,
+  decodeNiftiHeader,
+  type NiftiVolume,
+  type ReadOptions,
+} from "../volume/nifti-read.ts";
+import type { NiftiHeader } from "../volume/nifti-header.ts";
 import { encodeNiftiFile, type WriteOptions } from "../volume/nifti-write.ts";
 import type { Volume, VoxelArray } from "../volume/types.ts";
 import { FileWriteError, writeFileAtomic } from "./atomic.ts";
@@ -18,6 +25,28 @@ export async function readVolumeBytes(path: string): Promise<Uint8Array<ArrayBuf
     if (!(e instanceof FileReadError)) throw e;
     if (e.code === "is-directory") throw new VolumeError(path, "read", "is a directory, not a NIfTI file");
     throw new VolumeError(path, e.code === "not-found" ? "not-found" : "read", e.problem, { cause: e });
+  }
+}
+
+/** Reads only the header of a NIfTI file (its first 64 KiB at most), e.g. to learn its voxel size. */
+export async function readNiftiHeader(path: string): Promise<NiftiHeader> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path);
+  } catch {
+    return (await decodeNifti(await readVolumeBytes(path), path)).header; // the same one-line errors
+  }
+  try {
+    const head = new Uint8Array(65536);
+    let n = 0;
+    while (n < head.length) {
+      const got = await file.read(head.subarray(n));
+      if (got === null) break;
+      n += got;
+    }
+    return await decodeNiftiHeader(head.slice(0, n), path);
+  } finally {
+    file.close();
   }
 }
 

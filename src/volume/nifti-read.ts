@@ -98,6 +98,32 @@ export async function inflateNiftiBytes(
 }
 
 /**
+ * The header alone from the first bytes of a .nii or .nii.gz file (a few kilobytes suffice: gzip is
+ * inflated only until the header has arrived, and a truncated stream after that is not an error).
+ */
+export async function decodeNiftiHeader(
+  head: Uint8Array<ArrayBuffer>,
+  path: string,
+  limits: ReadLimits = {},
+): Promise<NiftiHeader> {
+  if (!isGzip(head)) return parseNiftiHeader(head, path, limits);
+  let bytes = new Uint8Array(0);
+  try {
+    for await (const chunk of gunzipChunks(head, path)) {
+      const joined = new Uint8Array(bytes.length + chunk.length);
+      joined.set(bytes);
+      joined.set(chunk, bytes.length);
+      bytes = joined;
+      if (bytes.length >= 4 && bytes.length >= detectHeaderSize(bytes, path).size) break;
+    }
+  } catch (e) {
+    // the stream was cut on purpose: only a header that never arrived is a problem
+    if (!(e instanceof VolumeError && e.code === "gzip") || bytes.length < 4) throw e;
+  }
+  return parseNiftiHeader(bytes, path, limits);
+}
+
+/**
  * Decodes the voxels after a header into float32, applying scl_slope/scl_inter (a slope of 0 or a
  * non-finite slope means no scaling, as in nibabel).
  */
