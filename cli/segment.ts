@@ -122,7 +122,8 @@ async function main() {
     console.log(`model: the shipped demo model (${modelDir}); train your own with deno task train`);
   }
   const cascade = await loadCascade(modelDir, { stage1Only: values["stage1-only"] });
-  const fitWarnings = inputFitWarnings(ct, (cascade.stage2 ?? cascade.stage1).spec);
+  const fine = cascade.stage2 ?? cascade.stage1;
+  const fitWarnings = inputFitWarnings(ct, fine.spec, fine.training);
   for (const w of fitWarnings) console.log(`warning: ${w}`);
 
   const bars = new Map<number, Progress>();

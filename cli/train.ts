@@ -7,6 +7,7 @@ import { runCli, UsageError } from "./_errors.ts";
 import { startGpu } from "../src/io/gpu.ts";
 import { stderrWriter } from "../src/io/terminal.ts";
 import { defaultPreset, PRESETS } from "../src/cascade/presets.ts";
+import { trainingProfile } from "../src/cascade/fit.ts";
 import { listCases } from "../src/io/dataset.ts";
 import { readNiftiHeader } from "../src/io/volumes.ts";
 import { ADAPTER_CHOICES, type AdapterChoice } from "../src/gpu/runtime.ts";
@@ -118,7 +119,10 @@ async function main() {
   const remap = values.labels ? await loadLabelRemap(values.labels) : undefined;
   // the data is checked (and its voxel size learnt) before the GPU starts
   const cases = await listCases(values.data);
-  const voxelMm = await typicalVoxelSize(cases.map((c) => c.image));
+  const headers = [];
+  for (const c of cases) headers.push(await readNiftiHeader(c.image)); // one file open at a time
+  const profile = trainingProfile(headers);
+  const voxelMm = profile.typicalVoxelMm;
 
   const gpu = await startGpu(adapter);
   const { preset, why } = values.preset
@@ -162,6 +166,13 @@ async function main() {
     overrides,
     augment: !values["no-augment"],
     signal: stop.signal,
+    metadata: {
+      training: JSON.stringify({
+        spacingMm: profile.spacingMm,
+        extentZMm: profile.extentZMm,
+        cases: profile.cases,
+      }),
+    },
     onStatus: (m) => console.log(m),
     onIteration: (stage, it, total, loss, rate) => {
       // a resumed run counts (and times) only the iterations it still has to do
@@ -203,18 +214,6 @@ async function main() {
     return exitCode || 130;
   }
   return 0;
-}
-
-/** The median, over up to 5 cases, of each CT's largest voxel size in mm (headers only). */
-async function typicalVoxelSize(images: string[]): Promise<number> {
-  const step = Math.max(1, Math.floor(images.length / 5));
-  const sizes: number[] = [];
-  for (let i = 0; i < images.length && sizes.length < 5; i += step) {
-    const h = await readNiftiHeader(images[i]);
-    sizes.push(Math.max(...[0, 1, 2].map((c) => Math.hypot(h.affine[c], h.affine[4 + c], h.affine[8 + c]))));
-  }
-  sizes.sort((a, b) => a - b);
-  return sizes[Math.floor(sizes.length / 2)];
 }
 
 function diceTable(d: LabelDice[]): string {

@@ -1,7 +1,7 @@
 /** The organ report (volumes, HU statistics, organs cut by the scan's edge) and the fit warnings. */
 import assert from "node:assert/strict";
 import { labelsOnEdge, organStats } from "../src/report/organs.ts";
-import { inputFitWarnings, outputFitWarnings } from "../src/cascade/fit.ts";
+import { inputFitWarnings, outputFitWarnings, trainingProfile } from "../src/cascade/fit.ts";
 import { FAST_PRESET } from "../src/cascade/presets.ts";
 import { makeVolume } from "../src/volume/grid.ts";
 import type { Vec3 } from "../src/volume/types.ts";
@@ -66,4 +66,27 @@ Deno.test("fit warnings: a CT in HU passes; not HU, coarse slices, a small field
     /abdomen/,
   );
   assert.deepEqual(outputFitWarnings([organ("liver", 1500), organ("spleen", 0), organ("stomach", 0)]), []);
+});
+
+Deno.test("the training profile: voxel sizes and body-axis extents of the training CTs, in any orientation", () => {
+  // an LPS CT with 0.8 mm pixels and 2 mm slices, and a CT whose slices run along the first voxel axis
+  const lps = {
+    dims: [512, 512, 150] as Vec3,
+    affine: [-0.8, 0, 0, 0, 0, -0.8, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1],
+  };
+  const sideways = { dims: [80, 100, 120] as Vec3, affine: [0, 0, 1, 0, 0, 1, 0, 0, 3, 0, 0, 0, 0, 0, 0, 1] };
+  const p = trainingProfile([lps, sideways]);
+  assert.deepEqual(p.spacingMm, [0.8, 3]);
+  assert.deepEqual(p.extentZMm, [240, 300]);
+  assert.equal(p.cases, 2);
+  // a CT of 5 mm slices is flagged against this profile, not against the stage grid alone
+  const spec = { ...FAST_PRESET.stages[1], spacing: [8, 8, 8] as Vec3 };
+  const abdomen = (i: number) => (i % 5 === 0 ? -1000 : 40 + (i % 7) * 10);
+  const ct = makeVolume(
+    Float32Array.from({ length: 60 ** 3 }, (_, i) => abdomen(i)),
+    [60, 60, 60],
+    affine([7, 7, 7]),
+  );
+  assert.deepEqual(inputFitWarnings(ct, spec), []);
+  assert.match(inputFitWarnings(ct, spec, p).join(), /coarser than the 3 mm/);
 });

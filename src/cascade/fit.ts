@@ -5,7 +5,8 @@
  * so, for the command to print before its results.
  */
 import type { OrganStats } from "../report/organs.ts";
-import type { Volume } from "../volume/types.ts";
+import type { Grid, Volume } from "../volume/types.ts";
+import { spacingOf } from "../volume/affine.ts";
 import type { StageSpec } from "./stage.ts";
 
 /** What a model's training CTs covered (stored in its metadata by `deno task train`). */
@@ -16,6 +17,32 @@ export interface TrainingProfile {
   extentZMm: [number, number];
   /** Number of training CTs. */
   cases: number;
+}
+
+/**
+ * The profile of a set of training CTs from their grids: voxel sizes, extents along the body axis
+ * (the voxel axis closest to superior-inferior), and the median of each CT's coarsest voxel size.
+ */
+export function trainingProfile(grids: Grid[]): TrainingProfile & { typicalVoxelMm: number } {
+  const coarsest: number[] = [], finest: number[] = [], extents: number[] = [];
+  for (const g of grids) {
+    const sp = spacingOf(g.affine);
+    coarsest.push(Math.max(...sp));
+    finest.push(Math.min(...sp));
+    // the axis whose direction has the largest superior component
+    const zAxis = [0, 1, 2].reduce((best, a) =>
+      Math.abs(g.affine[8 + a]) / sp[a] > Math.abs(g.affine[8 + best]) / sp[best] ? a : best
+    );
+    extents.push(g.dims[zAxis] * sp[zAxis]);
+  }
+  const sorted = [...coarsest].sort((a, b) => a - b);
+  const r = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    spacingMm: [r(Math.min(...finest)), r(Math.max(...coarsest))],
+    extentZMm: [r(Math.min(...extents)), r(Math.max(...extents))],
+    cases: grids.length,
+    typicalVoxelMm: sorted[Math.floor(sorted.length / 2)],
+  };
 }
 
 /** The 1st and 99th percentiles of a sample of the voxels (every `step`-th). */

@@ -1,6 +1,7 @@
 /**
  * A cascade model: `stage1.safetensors` and `stage2.safetensors`, each holding its network, its
- * weights and its stage spec (grid, patch, HU window) in the metadata. Files that are corrupt or of
+ * weights and its stage spec (grid, patch, HU window) in the metadata, and what its training CTs
+ * covered (`training`, for the fit check). Files that are corrupt or of
  * the wrong shape are refused by name before anything is loaded (src/io/models.ts reads them from a
  * model directory).
  */
@@ -8,6 +9,7 @@ import { decodeModel } from "../nn/weights.ts";
 import { WeightsError } from "../nn/safetensors.ts";
 import type { StageModel } from "./pipeline.ts";
 import type { StageSpec } from "./stage.ts";
+import type { TrainingProfile } from "./fit.ts";
 
 /** Decodes one stage's model file and checks that its spec is that of `stage`. */
 export function decodeStage(bytes: Uint8Array, path: string, stage: 1 | 2): StageModel {
@@ -23,5 +25,11 @@ export function decodeStage(bytes: Uint8Array, path: string, stage: 1 | 2): Stag
     model.dispose();
     throw new WeightsError(path, `not a stage-${stage} model`);
   }
-  return { model, spec: { ...spec, unet: model.config } };
+  let training: TrainingProfile | undefined;
+  try {
+    training = metadata.training ? JSON.parse(metadata.training) : undefined;
+  } catch {
+    training = undefined; // an unreadable profile only costs the fit check its precision
+  }
+  return { model, spec: { ...spec, unet: model.config }, ...(training ? { training } : {}) };
 }

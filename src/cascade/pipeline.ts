@@ -6,6 +6,7 @@
 import { predictInside, type Segmenter } from "./infer.ts";
 import { candidateC1, candidateC2, stageGridHu, stageVolume } from "./prepare.ts";
 import type { StageSpec } from "./stage.ts";
+import type { TrainingProfile } from "./fit.ts";
 import { makeVolume } from "../volume/grid.ts";
 import { fromCanonical, toCanonical } from "../volume/orientation.ts";
 import { resampleToGrid } from "../volume/resample.ts";
@@ -15,6 +16,8 @@ import type { Grid, Volume } from "../volume/types.ts";
 export interface StageModel {
   model: Segmenter;
   spec: StageSpec;
+  /** What the stage's training CTs covered, when its file says. */
+  training?: TrainingProfile;
 }
 
 /** The stage-1 model and its spec (needed for C2). */

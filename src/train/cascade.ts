@@ -36,6 +36,8 @@ export interface CascadeTrainOptions {
   onIteration?: StageTrainOptions["onIteration"];
   onValidation?: StageTrainOptions["onValidation"];
   signal?: AbortSignal;
+  /** Further metadata for the model files (see `StageTrainOptions.metadata`). */
+  metadata?: Record<string, string>;
 }
 
 /** Splits sorted cases: every fifth one is held out for validation (none when there is only one). */
@@ -101,6 +103,7 @@ export async function trainCascade(o: CascadeTrainOptions): Promise<StageTrainRe
           onIteration: o.onIteration,
           onValidation: o.onValidation,
           signal: o.signal,
+          metadata: o.metadata,
         }),
       );
     } finally {

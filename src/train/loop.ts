@@ -61,6 +61,8 @@ export interface StageTrainOptions {
   onValidation?: (stage: number, iteration: number, dice: LabelDice[], isBest: boolean) => void;
   /** Checked after each iteration: when aborted, a checkpoint is written and training returns. */
   signal?: AbortSignal;
+  /** Further metadata for the model files (e.g. `training`, the training CTs' profile). */
+  metadata?: Record<string, string>;
 }
 
 /** What a stage's training produced. */
@@ -166,7 +168,7 @@ export async function trainStage(o: StageTrainOptions): Promise<StageTrainResult
     const schedule = polyLr(settings.lr, settings.iterations);
     const metricsLines = () =>
       history.map((r) => JSON.stringify(r)).join("\n") + (history.length ? "\n" : "");
-    const meta = modelMetadata(spec, { seed: String(o.seed) });
+    const meta = modelMetadata(spec, { ...o.metadata, seed: String(o.seed) });
     const checkpoint = async () => {
       await saveCheckpoint(files.checkpoint, model, optimizer, loop, meta);
       await writeFileAtomic(files.metrics, metricsLines());
