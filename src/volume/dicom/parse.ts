@@ -7,7 +7,11 @@
 
 import dicomParser from "dicom-parser";
 import type { Vec3 } from "../types.ts";
-import { DEFLATED_EXPLICIT_LITTLE_ENDIAN, EXPLICIT_LITTLE_ENDIAN, IMPLICIT_LITTLE_ENDIAN } from "./transfer-syntax.ts";
+import {
+  DEFLATED_EXPLICIT_LITTLE_ENDIAN,
+  EXPLICIT_LITTLE_ENDIAN,
+  IMPLICIT_LITTLE_ENDIAN,
+} from "./transfer-syntax.ts";
 import { inflateRaw } from "./codecs/deflate.ts";
 import { DicomFileError } from "./errors.ts";
 
@@ -98,7 +102,9 @@ function rawDatasetSyntax(bytes: Uint8Array): string | null {
 
 /** dicom-parser throws strings and {exception} objects; this makes one line of any of them. */
 export function parserMessage(e: unknown): string {
-  const inner = (e && typeof e === "object" && "exception" in e) ? (e as { exception: unknown }).exception : e;
+  const inner = (e && typeof e === "object" && "exception" in e)
+    ? (e as { exception: unknown }).exception
+    : e;
   const text = inner instanceof Error ? inner.message : String(inner);
   return text.replace(/^dicomParser\.\w+: /, "").split("\n")[0];
 }

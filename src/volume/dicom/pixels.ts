@@ -27,7 +27,13 @@ export function pixelFormat(f: DicomFile): PixelFormat {
   if (bitsStored < 1 || bitsStored > bitsAllocated) {
     throw new DicomFileError(f.name, `BitsStored ${bitsStored} does not fit BitsAllocated ${bitsAllocated}`);
   }
-  return { rows: f.rows, columns: f.columns, bitsAllocated, bitsStored, pixelRepresentation: us(ds, "x00280103") ?? 0 };
+  return {
+    rows: f.rows,
+    columns: f.columns,
+    bitsAllocated,
+    bitsStored,
+    pixelRepresentation: us(ds, "x00280103") ?? 0,
+  };
 }
 
 /** The fragments' bytes of one frame of encapsulated pixel data (single-frame files: all fragments). */
@@ -48,13 +54,20 @@ function nativeFrame(ds: DataSet, format: PixelFormat, littleEndian: boolean, fi
   const n = format.rows * format.columns;
   const bytesPer = format.bitsAllocated / 8;
   if (el.length < n * bytesPer) {
-    throw new DicomFileError(file, `pixel data has ${el.length} bytes, ${format.columns}x${format.rows} needs ${n * bytesPer}`);
+    throw new DicomFileError(
+      file,
+      `pixel data has ${el.length} bytes, ${format.columns}x${format.rows} needs ${n * bytesPer}`,
+    );
   }
   const raw = ds.byteArray.slice(el.dataOffset, el.dataOffset + n * bytesPer);
   if (!littleEndian && bytesPer > 1) {
     for (let i = 0; i < raw.length; i += bytesPer) raw.subarray(i, i + bytesPer).reverse();
   }
-  const samples = bytesPer === 1 ? raw : bytesPer === 2 ? new Uint16Array(raw.buffer) : new Uint32Array(raw.buffer);
+  const samples = bytesPer === 1
+    ? raw
+    : bytesPer === 2
+    ? new Uint16Array(raw.buffer)
+    : new Uint32Array(raw.buffer);
   return { width: format.columns, height: format.rows, samples };
 }
 
@@ -65,12 +78,17 @@ export async function decodeFrame(f: DicomFile, format: PixelFormat): Promise<De
   const el = ds.elements.x7fe00010;
   if (!el) throw new DicomFileError(f.name, "no pixel data");
   if (ts.pixels === "unsupported") {
-    throw new DicomFileError(f.name, `unsupported transfer syntax: ${describeTransferSyntax(f.transferSyntaxUid)}`);
+    throw new DicomFileError(
+      f.name,
+      `unsupported transfer syntax: ${describeTransferSyntax(f.transferSyntaxUid)}`,
+    );
   }
   let frame: DecodedFrame;
   try {
     if (ts.pixels === "native" || ts.pixels === "deflated") {
-      if (el.encapsulatedPixelData) throw new Error("encapsulated pixel data in an uncompressed transfer syntax");
+      if (el.encapsulatedPixelData) {
+        throw new Error("encapsulated pixel data in an uncompressed transfer syntax");
+      }
       frame = nativeFrame(ds, format, ts.littleEndian, f.name);
     } else {
       if (!el.encapsulatedPixelData) throw new Error(`${ts.name} pixel data is not encapsulated`);
@@ -100,7 +118,10 @@ export function rescaleOf(f: DicomFile): { slope: number; intercept: number } {
   const intercept = numbers(f.dataSet, "x00281052")[0];
   const s = slope === undefined ? 1 : slope, b = intercept === undefined ? 0 : intercept;
   if (!Number.isFinite(s) || !Number.isFinite(b) || s === 0) {
-    throw new DicomFileError(f.name, `bad RescaleSlope/RescaleIntercept "${str(f.dataSet, "x00281053")}"/"${str(f.dataSet, "x00281052")}"`);
+    throw new DicomFileError(
+      f.name,
+      `bad RescaleSlope/RescaleIntercept "${str(f.dataSet, "x00281053")}"/"${str(f.dataSet, "x00281052")}"`,
+    );
   }
   return { slope: s, intercept: b };
 }

@@ -120,7 +120,11 @@ export async function readDicomSeries(
     throw e;
   }
   if (parsed.length === 0) {
-    fail(files.length === 0 ? "no files at all, so no DICOM series" : `no DICOM files among ${files.length} files`);
+    fail(
+      files.length === 0
+        ? "no files at all, so no DICOM series"
+        : `no DICOM files among ${files.length} files`,
+    );
   }
   if (skipped > 0) notes.push(`skipped ${skipped} non-DICOM file${skipped === 1 ? "" : "s"}`);
 

@@ -116,7 +116,10 @@ export function describeGroup(g: SeriesGroup): string {
  * The CT series to read: the one named by `wanted` (a SeriesInstanceUID or a `series-N` id), else
  * the one with the most files. Returns it with notes on what was skipped or chosen.
  */
-export function chooseSeries(groups: SeriesGroup[], wanted?: string): { group: SeriesGroup; notes: string[] } {
+export function chooseSeries(
+  groups: SeriesGroup[],
+  wanted?: string,
+): { group: SeriesGroup; notes: string[] } {
   const notes: string[] = [];
   const ct = groups.filter((g) => g.isCt);
   if (wanted !== undefined) {
@@ -177,7 +180,8 @@ export function seriesGeometry(group: SeriesGroup): SeriesGeometry {
   const localizers = group.files.filter((f) => isCtImage(f) && isLocalizer(f)).length;
   if (localizers > 0) notes.push(`skipped ${localizers} localizer image${localizers === 1 ? "" : "s"}`);
   const multi = images.find((f) =>
-    f.sopClassUid === SOP_CLASS.enhancedCt || f.sopClassUid === SOP_CLASS.legacyEnhancedCt || f.numberOfFrames > 1
+    f.sopClassUid === SOP_CLASS.enhancedCt || f.sopClassUid === SOP_CLASS.legacyEnhancedCt ||
+    f.numberOfFrames > 1
   );
   if (multi) {
     throw new SeriesError(
@@ -185,7 +189,9 @@ export function seriesGeometry(group: SeriesGroup): SeriesGeometry {
         `export the series as single-frame CT images`,
     );
   }
-  if (images.length < 2) throw new SeriesError(`series ${group.id} has ${images.length} CT slice; need at least 2`);
+  if (images.length < 2) {
+    throw new SeriesError(`series ${group.id} has ${images.length} CT slice; need at least 2`);
+  }
   for (const f of images) {
     const missing = [
       f.position ? "" : "ImagePositionPatient",
@@ -211,14 +217,18 @@ export function seriesGeometry(group: SeriesGroup): SeriesGeometry {
     }
     const ps = f.pixelSpacing!, ps0 = first.pixelSpacing!;
     if (Math.abs(ps[0] - ps0[0]) > 1e-4 || Math.abs(ps[1] - ps0[1]) > 1e-4) {
-      throw new SeriesError(`mixed pixel spacings in one series: ${first.name} ${ps0.join("x")}, ${f.name} ${ps.join("x")}`);
+      throw new SeriesError(
+        `mixed pixel spacings in one series: ${first.name} ${ps0.join("x")}, ${f.name} ${ps.join("x")}`,
+      );
     }
   }
   const row = first.orientation!.slice(0, 3), col = first.orientation!.slice(3, 6);
   const unit = (v: number[]) => Math.abs(Math.hypot(v[0], v[1], v[2]) - 1) < 1e-3;
   if (!unit(row) || !unit(col) || Math.abs(dot(row, col)) > 1e-3) {
     throw new SeriesError(
-      `${first.name}: ImageOrientationPatient [${first.orientation!.join(", ")}] is not two orthogonal unit vectors`,
+      `${first.name}: ImageOrientationPatient [${
+        first.orientation!.join(", ")
+      }] is not two orthogonal unit vectors`,
     );
   }
   const normal = cross(row, col);
@@ -270,31 +280,41 @@ export function seriesGeometry(group: SeriesGroup): SeriesGeometry {
 
   const n = unique.length;
   const sliceSpacing = (along(unique[n - 1]) - along(unique[0])) / (n - 1);
-  const [dr, dc] = first.pixelSpacing!;
-  // LPS: x = p0 + i*dc*row + (rows-1-j)*dr*col + k*spacing*normal; then x and y negated for RAS.
-  const lps = [0, 1, 2].map((a) => [
-    dc * row[a],
-    -dr * col[a],
-    sliceSpacing * normal[a],
-    p0[a] + (first.rows - 1) * dr * col[a],
-  ]);
-  const affine: Affine = [
-    ...lps[0].map((v) => -v),
-    ...lps[1].map((v) => -v),
-    ...lps[2],
-    0,
-    0,
-    0,
-    1,
-  ].map((v) => v === 0 ? 0 : v); // no -0
+  const affine = dicomAffine(first.orientation!, first.pixelSpacing!, sliceSpacing, p0, first.rows);
   return {
     rows: first.rows,
     columns: first.columns,
     orientation: first.orientation!,
-    pixelSpacing: [dr, dc],
+    pixelSpacing: first.pixelSpacing!,
     sliceSpacing,
     affine,
     files: unique,
     notes,
   };
+}
+
+/**
+ * The voxel -> RAS affine of a slice stack as dcm2niix writes it: i along a row (increasing column),
+ * j from the last image row to the first, k along the normal row x column from `firstPosition` (the
+ * centre of the first row's first pixel of slice 0).
+ */
+export function dicomAffine(
+  orientation: number[],
+  pixelSpacing: [number, number],
+  sliceSpacing: number,
+  firstPosition: Vec3,
+  rows: number,
+): Affine {
+  const row = orientation.slice(0, 3), col = orientation.slice(3, 6);
+  const normal = cross(row, col);
+  const [dr, dc] = pixelSpacing;
+  // LPS: x = p0 + i*dc*row + (rows-1-j)*dr*col + k*spacing*normal; then x and y negated for RAS.
+  const lps = [0, 1, 2].map((a) => [
+    dc * row[a],
+    -dr * col[a],
+    sliceSpacing * normal[a],
+    firstPosition[a] + (rows - 1) * dr * col[a],
+  ]);
+  const affine = [...lps[0].map((v) => -v), ...lps[1].map((v) => -v), ...lps[2], 0, 0, 0, 1];
+  return affine.map((v) => v === 0 ? 0 : v); // no -0
 }

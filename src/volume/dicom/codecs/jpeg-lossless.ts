@@ -88,7 +88,9 @@ class BitReader {
     this.#bits = 0;
     this.marker = false;
     // Skip fill bytes (0xFF padding) before the marker.
-    while (this.#pos + 1 < this.data.length && this.data[this.#pos] === 0xff && this.data[this.#pos + 1] === 0xff) {
+    while (
+      this.#pos + 1 < this.data.length && this.data[this.#pos] === 0xff && this.data[this.#pos + 1] === 0xff
+    ) {
       this.#pos++;
     }
     const m = this.data[this.#pos + 1];
@@ -131,7 +133,9 @@ export function decodeJpegLossless(data: Uint8Array): DecodedFrame {
       height = u16(seg + 1);
       width = u16(seg + 3);
       const components = data[seg + 5];
-      if (components !== 1) throw new Error(`JPEG lossless frame with ${components} components (only grey is read)`);
+      if (components !== 1) {
+        throw new Error(`JPEG lossless frame with ${components} components (only grey is read)`);
+      }
       componentId = data[seg + 6];
     } else if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
       throw new Error(`JPEG process SOF${marker - 0xc0} is not lossless process 14`);
@@ -148,7 +152,9 @@ export function decodeJpegLossless(data: Uint8Array): DecodedFrame {
       restartInterval = u16(seg);
     } else if (marker === 0xda) {
       if (width === 0) throw new Error("JPEG: scan before the frame header");
-      if (data[seg] !== 1 || data[seg + 1] !== componentId) throw new Error("JPEG: scan does not cover the one component");
+      if (data[seg] !== 1 || data[seg + 1] !== componentId) {
+        throw new Error("JPEG: scan does not cover the one component");
+      }
       const table = tables[data[seg + 2] >> 4];
       if (!table) throw new Error("JPEG: scan uses an undefined Huffman table");
       const predictor = data[seg + 3];
@@ -156,7 +162,15 @@ export function decodeJpegLossless(data: Uint8Array): DecodedFrame {
       if (predictor < 1 || predictor > 7) throw new Error(`JPEG: selection value ${predictor} is not 1..7`);
       if (precision < 2 || precision > 16) throw new Error(`JPEG: precision ${precision} is not 2..16`);
       if (height === 0) throw new Error("JPEG: frames with the height in a DNL marker are not supported");
-      const samples = decodeScan(data, end, { width, height, precision, predictor, pointTransform, restartInterval, table });
+      const samples = decodeScan(data, end, {
+        width,
+        height,
+        precision,
+        predictor,
+        pointTransform,
+        restartInterval,
+        table,
+      });
       return { width, height, samples };
     } else if (marker === 0xd9) break;
     pos = end;
@@ -235,6 +249,6 @@ function decodeScan(data: Uint8Array, start: number, s: ScanParams): Uint16Array
     }
     if (sinceRestart > 0 || y === 0) firstLine = false;
   }
-  if (pt > 0) for (let i = 0; i < out.length; i++) out[i] = (out[i] << pt) & 0xffff;
+  if (pt > 0) { for (let i = 0; i < out.length; i++) out[i] = (out[i] << pt) & 0xffff; }
   return out;
 }

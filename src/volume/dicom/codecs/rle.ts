@@ -30,12 +30,16 @@ function unpackBits(src: Uint8Array, start: number, end: number, out: Uint8Array
 export function decodeRle(bytes: Uint8Array, format: PixelFormat): DecodedFrame {
   const { rows, columns, bitsAllocated } = format;
   const planes = bitsAllocated / 8;
-  if (![1, 2, 4].includes(planes)) throw new Error(`RLE with ${bitsAllocated} bits allocated is not supported`);
+  if (![1, 2, 4].includes(planes)) {
+    throw new Error(`RLE with ${bitsAllocated} bits allocated is not supported`);
+  }
   if (bytes.length < 64) throw new Error(`RLE frame of ${bytes.length} bytes has no 64-byte header`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const segments = view.getUint32(0, true);
   if (segments !== planes) {
-    throw new Error(`RLE frame has ${segments} segments, expected ${planes} for ${bitsAllocated}-bit grey pixels`);
+    throw new Error(
+      `RLE frame has ${segments} segments, expected ${planes} for ${bitsAllocated}-bit grey pixels`,
+    );
   }
   const n = rows * columns;
   const offsets = Array.from({ length: segments }, (_, s) => view.getUint32(4 + 4 * s, true));
@@ -43,7 +47,9 @@ export function decodeRle(bytes: Uint8Array, format: PixelFormat): DecodedFrame 
   const values = new Uint32Array(n);
   for (let s = 0; s < segments; s++) {
     const start = offsets[s], end = s + 1 < segments ? offsets[s + 1] : bytes.length;
-    if (start < 64 || end > bytes.length || start > end) throw new Error(`RLE segment ${s + 1} offset ${start} is out of range`);
+    if (start < 64 || end > bytes.length || start > end) {
+      throw new Error(`RLE segment ${s + 1} offset ${start} is out of range`);
+    }
     unpackBits(bytes, start, end, plane);
     const shift = 8 * (segments - 1 - s);
     for (let p = 0; p < n; p++) values[p] |= plane[p] << shift;

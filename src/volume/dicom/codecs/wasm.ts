@@ -15,7 +15,13 @@ interface WasmDecoder {
   getEncodedBuffer(length: number): Uint8Array;
   decode(): void;
   getDecodedBuffer(): Uint8Array;
-  getFrameInfo(): { width: number; height: number; bitsPerSample: number; componentCount: number; isSigned?: boolean };
+  getFrameInfo(): {
+    width: number;
+    height: number;
+    bitsPerSample: number;
+    componentCount: number;
+    isSigned?: boolean;
+  };
   delete(): void;
 }
 
@@ -58,13 +64,16 @@ async function run(
       throw new Error(`${name} decoding failed: ${why(e)}`);
     }
     const info = decoder.getFrameInfo();
-    if (info.componentCount !== 1) throw new Error(`${name} frame has ${info.componentCount} components, not 1`);
+    if (info.componentCount !== 1) {
+      throw new Error(`${name} frame has ${info.componentCount} components, not 1`);
+    }
     const out = decoder.getDecodedBuffer().slice(); // copy out of the WASM heap before delete()
     const isSigned = info.isSigned ?? signed;
     const n = info.width * info.height;
     let samples: DecodedFrame["samples"];
-    if (info.bitsPerSample <= 8) samples = isSigned ? new Int8Array(out.buffer, 0, n) : new Uint8Array(out.buffer, 0, n);
-    else if (info.bitsPerSample <= 16) {
+    if (info.bitsPerSample <= 8) {
+      samples = isSigned ? new Int8Array(out.buffer, 0, n) : new Uint8Array(out.buffer, 0, n);
+    } else if (info.bitsPerSample <= 16) {
       samples = isSigned ? new Int16Array(out.buffer, 0, n) : new Uint16Array(out.buffer, 0, n);
     } else throw new Error(`${name} frame has ${info.bitsPerSample} bits per sample`);
     return { width: info.width, height: info.height, samples };
