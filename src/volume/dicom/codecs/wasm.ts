@@ -64,6 +64,10 @@ async function run(
       throw new Error(`${name} decoding failed: ${why(e)}`);
     }
     const info = decoder.getFrameInfo();
+    // OpenJPEG reports a codestream it cannot parse as an empty image rather than an exception.
+    if (info.componentCount < 1 || info.width < 1 || info.height < 1) {
+      throw new Error(`${name} decoding failed: no image in the codestream`);
+    }
     if (info.componentCount !== 1) {
       throw new Error(`${name} frame has ${info.componentCount} components, not 1`);
     }
