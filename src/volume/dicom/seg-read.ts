@@ -110,14 +110,7 @@ export function decodeDicomSeg(bytes: Uint8Array, info: DicomSeriesInfo, source 
   }
 
   const bySop = new Map(info.slices.map((s, k) => [s.sopInstanceUid, k]));
-  const row = info.orientation.slice(0, 3), col = info.orientation.slice(3, 6);
-  const normal = [
-    row[1] * col[2] - row[2] * col[1],
-    row[2] * col[0] - row[0] * col[2],
-    row[0] * col[1] - row[1] * col[0],
-  ];
-  const along = (p: number[]) => p[0] * normal[0] + p[1] * normal[1] + p[2] * normal[2];
-  const sliceAlong = info.slices.map((s) => along(s.position));
+  const distance = (p: number[], k: number) => Math.hypot(...info.slices[k].position.map((v, a) => v - p[a]));
 
   const [nx, ny, nz] = [info.columns, info.rows, info.slices.length];
   const plane = nx * ny;
@@ -149,13 +142,13 @@ export function decodeDicomSeg(bytes: Uint8Array, info: DicomSeriesInfo, source 
     }
     const position = numbers(group(f, shared, "x00209113") ?? f, "x00200032");
     if (position.length === 3) {
-      const d = along(position);
-      const byPosition = sliceAlong.findIndex((s) => Math.abs(s - d) < 0.01);
+      // A frame lies on a slice when its first pixel's centre is that slice's (within 0.01 mm).
+      const byPosition = info.slices.findIndex((_, kk) => distance(position, kk) < 0.01);
       if (k === undefined) k = byPosition >= 0 ? byPosition : undefined;
       else if (byPosition !== k) {
         fail(
-          `frame ${n + 1} references slice ${info.slices[k].file} but lies ${
-            (d - sliceAlong[k]).toFixed(3)
+          `frame ${n + 1} references ${info.slices[k].file} but lies ${
+            distance(position, k).toFixed(3)
           } mm from it`,
         );
       }
