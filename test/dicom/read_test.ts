@@ -43,7 +43,8 @@ Deno.test("the JPEG 2000 sample series reads exactly as the reference volume (vo
 Deno.test("the GE slices: implicit VR, sorted by position, grid as dcmqi's NRRD of them", async () => {
   const { volume, info, notes } = await readDicomSeries(await folderFiles(GE_DIR), { source: GE_DIR });
   assert.deepEqual(volume.dims, [512, 512, 3]);
-  assert.deepEqual(notes, ["skipped 2 non-DICOM files"]); // LICENSE and the NRRD; liver.dcm is another series
+  // LICENSE and the NRRD are not DICOM; liver.dcm is a series of its own, not a CT one.
+  assert.deepEqual(notes, ["skipped 2 non-DICOM files", "ignored what is not a CT image: 1 SEG file"]);
   assert.deepEqual(info.slices.map((s) => s.file), [
     "ct-3slice_03.dcm",
     "ct-3slice_02.dcm",

@@ -122,6 +122,8 @@ export function chooseSeries(
 ): { group: SeriesGroup; notes: string[] } {
   const notes: string[] = [];
   const ct = groups.filter((g) => g.isCt);
+  const other = groups.filter((g) => !g.isCt).flatMap((g) => g.files);
+  if (other.length > 0 && ct.length > 0) notes.push(`ignored what is not a CT image: ${kinds(other)}`);
   if (wanted !== undefined) {
     const g = groups.find((g) => g.id === wanted);
     if (!g) {
