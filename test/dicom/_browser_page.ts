@@ -7,11 +7,11 @@ import { decodeFrame, pixelFormat, rescaleOf, writeSlice } from "../../src/volum
 
 /** The files the server lists under `dir`. */
 async function get(dir: string) {
-  const names: string[] = await (await fetch(`/list/${dir}`)).json();
+  const names: string[] = await (await fetch(`${dir}/list.json`)).json();
   return await Promise.all(
     names.map(async (name) => ({
       name,
-      bytes: new Uint8Array(await (await fetch(`/file/${dir}/${name}`)).arrayBuffer()),
+      bytes: new Uint8Array(await (await fetch(`${dir}/${name}`)).arrayBuffer()),
     })),
   );
 }

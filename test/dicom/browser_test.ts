@@ -87,27 +87,42 @@ Deno.test({
       console.log(`skipped: no ${CHROMIUM}`);
       return;
     }
-    const js = await bundle(`${ROOT}test/dicom/_browser_page.ts`);
-    const dirs: Record<string, { name: string; bytes: Uint8Array }[]> = {
-      series: await folderFiles(SAMPLE_C),
-      syntaxes: await syntaxFiles(),
-    };
-    const html = `<!doctype html><html><head><meta http-equiv="Content-Security-Policy" ` +
-      `content="default-src 'self'; script-src 'self' 'wasm-unsafe-eval'"></head>` +
-      `<body><script type="module" src="/page.js"></script></body></html>`;
-    const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
-      const path = new URL(req.url).pathname;
-      if (path === "/") return new Response(html, { headers: { "content-type": "text/html" } });
-      if (path === "/page.js") return new Response(js, { headers: { "content-type": "text/javascript" } });
-      const [, kind, dir, name] = path.split("/");
-      const files = dirs[dir] ?? [];
-      if (kind === "list") return Response.json(files.map((f) => f.name));
-      const file = files.find((f) => f.name === decodeURIComponent(name ?? ""));
-      return file
-        ? new Response(file.bytes as Uint8Array<ArrayBuffer>)
-        : new Response("not found", { status: 404 });
-    });
+    // The page, its script and the files in one folder, served by a process of its own.
+    const site = await Deno.makeTempDir({ prefix: "dicom-page-" });
+    await Deno.writeTextFile(`${site}/page.js`, await bundle(`${ROOT}test/dicom/_browser_page.ts`));
+    await Deno.writeTextFile(
+      `${site}/index.html`,
+      `<!doctype html><html><head><meta http-equiv="Content-Security-Policy" ` +
+        `content="default-src 'self'; script-src 'self' 'wasm-unsafe-eval'"></head>` +
+        `<body><script type="module" src="page.js"></script></body></html>`,
+    );
+    for (
+      const [dir, files] of [["series", await folderFiles(SAMPLE_C)], [
+        "syntaxes",
+        await syntaxFiles(),
+      ]] as const
+    ) {
+      await Deno.mkdir(`${site}/${dir}`);
+      for (const f of files) await Deno.writeFile(`${site}/${dir}/${f.name}`, f.bytes);
+      await Deno.writeTextFile(`${site}/${dir}/list.json`, JSON.stringify(files.map((f) => f.name)));
+    }
+    const server = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net=127.0.0.1",
+        `--allow-read=${site}`,
+        `${ROOT}test/dicom/_static_server.ts`,
+        site,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
     try {
+      const reader = server.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      const port = Number((await reader.read()).value?.trim());
+      await reader.cancel();
+      assert.ok(port > 0, "the server printed no port");
       const profile = await Deno.makeTempDir();
       const r = await new Deno.Command(CHROMIUM, {
         args: [
@@ -117,7 +132,7 @@ Deno.test({
           `--user-data-dir=${profile}`,
           "--virtual-time-budget=120000",
           "--dump-dom",
-          `http://127.0.0.1:${server.addr.port}/`,
+          `http://127.0.0.1:${port}/`,
         ],
         stdout: "piped",
         stderr: "null",
@@ -127,7 +142,8 @@ Deno.test({
       const text = (body?.[1] ?? body?.[2] ?? dom).trim();
       assert.deepEqual(text.split("\n"), await expectedReport(), dom.slice(0, 2000));
     } finally {
-      await server.shutdown();
+      server.kill("SIGTERM");
+      await server.status;
     }
   },
 });
