@@ -1,5 +1,5 @@
 /**
- * `deno task info FILE [LABELS]`: what a NIfTI volume holds (dimensions, spacing, orientation,
+ * `deno task info FILE|DICOM_DIR [LABELS]`: what a NIfTI volume or a DICOM series holds (dimensions, spacing, orientation,
  * datatype, intensity range) and, for a label map, voxels and millilitres per label.
  */
 
@@ -15,11 +15,14 @@ import { axisCodes } from "../src/volume/orientation.ts";
 import { listAdapters } from "../src/gpu/runtime.ts";
 import { quietMesa } from "../src/io/gpu.ts";
 import { formatTable } from "../src/report/table.ts";
+import { readCt } from "../src/io/read-ct.ts";
+import type { DicomSeriesInfo } from "../src/volume/dicom/mod.ts";
+import type { Volume } from "../src/volume/types.ts";
 
 const HELP = `Usage: deno task info [options] FILE [LABELS]
        deno task info --adapters
 
-Prints what a NIfTI-1/NIfTI-2 volume (.nii or .nii.gz) holds: dimensions, voxel spacing,
+Prints what a NIfTI-1/NIfTI-2 volume (.nii or .nii.gz) or a DICOM CT series (a folder) holds: dimensions, voxel spacing,
 orientation code (e.g. RAS, LPS), datatype and intensity range. For a label map (an integer
 image with few distinct values, or with --labels) it also prints, per label, the voxel count
 and the volume in mL with the organ name.
@@ -32,6 +35,7 @@ Options:
   --adapters        list the WebGPU adapters this machine offers (for --adapter of segment and
                     train) instead of describing a file
   --labels          treat FILE as a label map even if it does not look like one
+  --series UID      in a DICOM folder with several series, the SeriesInstanceUID to read
   --remap SPEC      remap label ids first: "52:1,64:2,..." or a JSON file {"52": 1, ...};
                     ids not listed become 0, results must lie in 0..7
   -h, --help        show this help
@@ -107,6 +111,30 @@ async function describeAdapters(): Promise<string> {
   return formatTable(["--adapter", "adapter", "kind", "features"], rows);
 }
 
+/** The lines describing a DICOM series (read as a CT volume). */
+function describeDicom(
+  dir: string,
+  volume: Volume<Float32Array>,
+  info: DicomSeriesInfo,
+  notes: string[],
+): string[] {
+  const { min, max } = intensityRange(volume.data);
+  const uid = (v: string, generated: boolean) => generated ? "(none in the files)" : v;
+  return [
+    `folder       ${dir}`,
+    `format       DICOM series, ${info.slices.length} slices, ${info.transferSyntaxes.join(", ")}`,
+    `series       ${info.description ? `"${info.description}" ` : ""}${
+      uid(info.seriesUid, info.generated.series)
+    }`,
+    `study        ${uid(info.studyUid, info.generated.study)}`,
+    `dimensions   ${volume.dims.join(" x ")} (${volume.data.length} voxels)`,
+    `spacing      ${volume.spacing.map((s) => fmt(s, 4)).join(" x ")} mm`,
+    `orientation  ${axisCodes(volume.affine)} (affine as dcm2niix writes it)`,
+    `intensity    ${fmt(min, 4)} .. ${fmt(max, 4)} HU`,
+    ...notes.map((n) => `note         ${n}`),
+  ];
+}
+
 /** Parses arguments, reads the volume(s) and prints the summary. */
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
@@ -114,6 +142,7 @@ async function main(): Promise<void> {
     options: {
       labels: { type: "boolean", default: false },
       adapters: { type: "boolean", default: false },
+      series: { type: "string" },
       remap: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -134,7 +163,18 @@ async function main(): Promise<void> {
   }
   const remap = values.remap === undefined ? undefined : await loadLabelRemap(values.remap);
   const [file, labelsFile] = positionals;
-  const volume = await readNifti(file);
+  const ct = await readCt(file, { series: values.series });
+  if (ct.format === "dicom") {
+    const out = describeDicom(file, ct.volume, ct.info, ct.notes);
+    if (labelsFile !== undefined) {
+      const labels = await readNifti(labelsFile);
+      assertSameGrid(ct.volume, file, labels, labelsFile);
+      out.push("", ...describe(labels, true, remap));
+    }
+    console.log(out.join("\n"));
+    return;
+  }
+  const volume = ct.volume;
   const out: string[] = [];
   if (labelsFile === undefined) {
     const asLabels = values.labels || remap !== undefined || looksLikeLabels(volume);

@@ -1,6 +1,7 @@
 /**
- * `deno task segment volume.nii.gz [-o OUT.nii.gz] [--model DIR] ...`: the two-stage cascade on a
- * whole CT, writing a label map with the input's grid and affine. Argument parsing and printing
+ * `deno task segment volume.nii.gz|DICOM_DIR [-o OUT.nii.gz|OUT.dcm] [--model DIR] ...`: the two-stage
+ * cascade on a whole CT, writing a label map with the input's grid and affine (NIfTI, or a DICOM SEG
+ * for a DICOM series). Argument parsing and printing
  * only; the work is in src/cascade/.
  */
 import { parseArgs } from "node:util";
@@ -12,7 +13,9 @@ import { convKernels, inferencePrecision } from "../src/ops/conv3d.ts";
 import type { ConvPrecision } from "../src/ops/conv3d_fast.ts";
 import { DEMO_MODEL_DIR, loadCascade } from "../src/io/models.ts";
 import { segmentVolume } from "../src/cascade/pipeline.ts";
-import { readLabels, readNifti } from "../src/io/volumes.ts";
+import { readLabels } from "../src/io/volumes.ts";
+import { inputStem, readCt } from "../src/io/read-ct.ts";
+import { encodeDicomSeg } from "../src/volume/dicom/mod.ts";
 import { assertSameGrid } from "../src/volume/grid.ts";
 import { meanDice } from "../src/train/dice.ts";
 import { writeNifti } from "../src/io/volumes.ts";
@@ -29,10 +32,15 @@ import { ADAPTER_CHOICES, type AdapterChoice } from "../src/gpu/runtime.ts";
 
 const HELP = `Segment the abdominal organs of a CT with the two-stage cascaded 3D U-Net.
 
-Usage: deno task segment volume.nii.gz [options]
+Usage: deno task segment CT [options]
+
+CT is a NIfTI file (.nii, .nii.gz) or a folder holding a DICOM CT series (read recursively).
 
   -o, --output FILE   label map to write (default: NAME.seg.nii.gz in the current directory);
-                      uint8, with the input's dimensions and affine
+                      uint8, with the input's dimensions and affine; a name ending in .dcm
+                      writes a DICOM Segmentation instead (DICOM input only)
+  --dicom-seg FILE    also write a DICOM Segmentation referencing the source series
+  --series UID        the SeriesInstanceUID to read when the folder holds several series
   --model DIR         a model directory from deno task train (default: the shipped demo model)
   --overlap F         overlap of neighbouring sliding-window tiles in both stages, 0 to 0.9
                       (default 0.5; less is faster, more is smoother)
@@ -51,11 +59,6 @@ Labels: 0 background, 1 artery (aorta), 2 portal vein, 3 liver, 4 spleen, 5 stom
 6 gallbladder, 7 pancreas. The table gives each organ's volume and mean HU; an organ marked
 "cut" touches the edge of the scan, so its volume is a lower bound.`;
 
-/** NAME of NAME.nii / NAME.nii.gz. */
-function stem(path: string): string {
-  return basename(path).replace(/\.nii(\.gz)?$/i, "");
-}
-
 async function main() {
   const { values, positionals } = parseArgs({
     args: Deno.args,
@@ -72,6 +75,8 @@ async function main() {
       precision: { type: "string", default: "auto" },
       adapter: { type: "string", default: "high-performance" },
       help: { type: "boolean", short: "h", default: false },
+      series: { type: "string" },
+      "dicom-seg": { type: "string" },
     },
   });
   if (values.help) {
@@ -79,14 +84,21 @@ async function main() {
     return;
   }
   if (positionals.length !== 1) {
-    throw new UsageError("give exactly one CT volume (.nii or .nii.gz); see --help");
+    throw new UsageError("give exactly one CT (a .nii/.nii.gz file or a DICOM folder); see --help");
   }
   const input = positionals[0];
-  const output = values.output ?? `${stem(input)}.seg.nii.gz`;
-  if (!/\.nii(\.gz)?$/i.test(output)) {
-    throw new UsageError(`${output}: the output must end in .nii or .nii.gz`);
+  const output = values.output ?? `${inputStem(input)}.seg.nii.gz`;
+  // DICOM out: `-o X.dcm` writes only the SEG, `--dicom-seg FILE` adds one to the NIfTI.
+  const segOnly = /\.dcm$/i.test(output);
+  const dicomSeg = segOnly ? output : values["dicom-seg"];
+  if (!segOnly && !/\.nii(\.gz)?$/i.test(output)) {
+    throw new UsageError(`${output}: the output must end in .nii, .nii.gz or .dcm`);
   }
-  if (resolve(output) === resolve(input)) throw new UsageError(`${output}: refusing to overwrite the input`);
+  for (const out of [output, dicomSeg]) {
+    if (out !== undefined && resolve(out) === resolve(input)) {
+      throw new UsageError(`${out}: refusing to overwrite the input`);
+    }
+  }
   const overlap = Number(values.overlap);
   if (!(overlap >= 0 && overlap <= 0.9)) {
     throw new UsageError(`--overlap must be in [0, 0.9], got "${values.overlap}"`);
@@ -107,7 +119,12 @@ async function main() {
   }
 
   const t0 = performance.now();
-  const ct = await readNifti(input);
+  const ctInput = await readCt(input, { series: values.series });
+  const ct = ctInput.volume;
+  if (dicomSeg !== undefined && ctInput.format !== "dicom") {
+    throw new UsageError(`${dicomSeg}: a DICOM Segmentation needs a DICOM series as input`);
+  }
+  for (const note of ctInput.notes) console.log(`${input}: ${note}`);
   const reference = values.reference ? await readLabels(values.reference) : null;
   if (reference) assertSameGrid(ct, input, reference, values.reference!);
   const readSeconds = (performance.now() - t0) / 1000;
@@ -140,7 +157,11 @@ async function main() {
   };
   const { labels, seconds } = await segmentVolume(ct, cascade.stage1, cascade.stage2, { overlap, onTile });
   const t1 = performance.now();
-  await writeNifti(output, labels);
+  const segBytes = dicomSeg !== undefined && ctInput.format === "dicom"
+    ? encodeDicomSeg(labels, ctInput.info, { algorithmName: `cascaded 3D U-Net (${basename(modelDir)})` })
+    : null;
+  if (!segOnly) await writeNifti(output, labels);
+  if (segBytes) await writeFileAtomic(dicomSeg!, segBytes);
   const writeSeconds = (performance.now() - t1) / 1000;
 
   const organs = organStats(ct, labels, { reference: reference?.data });
@@ -167,11 +188,13 @@ async function main() {
       (cascade.stage2 ? `stage 2 ${times.stage2.toFixed(1)} s, ` : "") +
       `write ${times.write.toFixed(1)} s, total ${total.toFixed(1)} s`,
   );
-  console.log(`labels: ${output}`);
+  if (!segOnly) console.log(`labels: ${output}`);
+  if (segBytes) console.log(`DICOM SEG: ${dicomSeg}`);
   if (values.json) {
     const report = {
       input,
       output,
+      ...(segBytes ? { dicomSeg } : {}),
       adapter: gpu.adapterName,
       precision: convKernels.inference,
       model: modelDir,

@@ -14,6 +14,7 @@ export type VolumeErrorCode =
   | "grid"
   | "labels"
   | "dataset"
+  | "dicom"
   | "write";
 
 /** A problem with one input or output file. The message is one line: `<file>: <problem>`. */
