@@ -21,6 +21,10 @@ export class BufferPool {
   }
   /** Bytes allocated through this pool and not destroyed (in use or free). */
   liveBytes = 0;
+  /** Bytes handed out by `acquire` and not given back (what tests check for leaks). */
+  get inUseBytes(): number {
+    return this.liveBytes - this.#pooledBytes;
+  }
 
   constructor(private device: GPUDevice, private maxPooledBytes = 2 ** 30) {}
 
