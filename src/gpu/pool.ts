@@ -2,6 +2,7 @@
  * A pool of GPU buffers keyed by usage and size class, so that a training loop which allocates the
  * same shapes every step reuses its buffers instead of asking the driver again.
  */
+import { GpuLimitError } from "./errors.ts";
 
 /** Rounds a byte size up to its size class: 256-byte steps below 64 KiB, then 1/8 of a power of two. */
 export function sizeClass(bytes: number): number {
@@ -26,11 +27,30 @@ export class BufferPool {
     return this.liveBytes - this.#pooledBytes;
   }
 
-  constructor(private device: GPUDevice, private maxPooledBytes = 2 ** 30) {}
+  /**
+   * The largest buffer handed out, a multiple of 4: a size class never rounds a request past it (a
+   * request that fits but whose class would not gets a buffer of exactly this size).
+   */
+  readonly maxBytes: number;
 
-  /** Returns a buffer of at least `bytes` bytes with exactly `usage`. */
+  /**
+   * `maxBytes` defaults to the device's `maxBufferSize`; the runtime passes its largest storage
+   * binding, so that every buffer can be bound whole.
+   */
+  constructor(
+    private device: GPUDevice,
+    private maxPooledBytes = 2 ** 30,
+    maxBytes: number = device.limits.maxBufferSize,
+  ) {
+    this.maxBytes = Math.floor(maxBytes / 4) * 4;
+  }
+
+  /** Returns a buffer of at least `bytes` bytes with exactly `usage`; more than `maxBytes` is refused. */
   acquire(bytes: number, usage: GPUBufferUsageFlags): GPUBuffer {
-    const size = sizeClass(bytes);
+    if (bytes > this.maxBytes) {
+      throw new GpuLimitError(`a buffer of ${bytes} bytes exceeds this adapter's largest (${this.maxBytes})`);
+    }
+    const size = Math.min(sizeClass(bytes), this.maxBytes);
     const list = this.#free.get(`${usage}:${size}`);
     const hit = list?.pop();
     if (hit) {
