@@ -26,7 +26,7 @@ export async function loadStage(path: string, stage: 1 | 2): Promise<StageModel>
     model.dispose();
     throw new WeightsError(path, `not a stage-${stage} model`);
   }
-  return { model, spec: { ...spec, unet: model.config } };
+  return { model, spec: { ...spec, unet: model.config }, source: path };
 }
 
 /** Loads both stages of a model directory (stage 1 alone with `stage1Only`). */

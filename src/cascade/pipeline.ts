@@ -15,6 +15,8 @@ import type { Grid, Volume } from "../volume/types.ts";
 export interface StageModel {
   model: Segmenter;
   spec: StageSpec;
+  /** The file it was loaded from, named by errors. */
+  source?: string;
 }
 
 /** The stage-1 model and its spec (needed for C2). */
@@ -41,6 +43,7 @@ export async function stage1Labels(
   const labels = await predictInside(stage1.model, stage1.spec, v.image, v.dims, candidateC1(hu), {
     overlap: opts.overlap,
     onTile: (d, t) => opts.onTile?.(1, d, t),
+    source: stage1.source,
   });
   return makeVolume(labels, hu.dims, hu.affine);
 }
@@ -58,6 +61,7 @@ export async function stage2Labels(
   const labels = await predictInside(stage2.model, stage2.spec, v.image, v.dims, c2, {
     overlap: opts.overlap,
     onTile: (d, t) => opts.onTile?.(2, d, t),
+    source: stage2.source,
   });
   return makeVolume(labels, hu.dims, hu.affine);
 }
