@@ -132,8 +132,8 @@ export class Gpu {
     this.#checkAlive();
     if (bytes > this.maxBinding) {
       throw new GpuLimitError(
-        `a tensor of ${(bytes / 2 ** 20).toFixed(1)} MiB exceeds this adapter's largest storage binding ` +
-          `(${(this.maxBinding / 2 ** 20).toFixed(0)} MiB): use smaller tiles or patches`,
+        `a tensor of ${mib(bytes)} exceeds this adapter's largest storage binding ` +
+          `(${mib(this.maxBinding)}): use smaller tiles or patches`,
       );
     }
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -428,6 +428,13 @@ interface Profile {
   labels: string[];
   pending: Promise<void>[];
   totals: Map<string, { launches: number; ns: number }>;
+}
+
+/** Bytes in MiB for messages, with the digits that tell two sizes apart (KiB below 1 MiB). */
+function mib(bytes: number): string {
+  if (bytes < 2 ** 20) return `${(bytes / 1024).toFixed(1)} KiB`;
+  const v = bytes / 2 ** 20;
+  return `${Number.isInteger(v) ? v : v.toFixed(2)} MiB`;
 }
 
 /** Splits `groups` workgroups into an (x, y) grid with both sides at most `maxPerDim`. */
