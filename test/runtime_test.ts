@@ -77,6 +77,31 @@ Deno.test("a tensor larger than one storage binding is refused with the sizes", 
   assert.throws(() => Tensor.empty([words]), (e) => e instanceof GpuLimitError && /MiB/.test(e.message));
 });
 
+Deno.test("a buffer freed while recorded work still reads it, with the pool full, outlives that work", async () => {
+  // past the pool's room (1 GiB normally: the paper's U-Net frees more in one tile) a freed buffer is
+  // destroyed, which must wait until the work recorded with it is submitted
+  const room = g.pool.maxPooledBytes;
+  g.pool.maxPooledBytes = 0;
+  try {
+    const x = Tensor.full([1000], 3), y = Tensor.empty([1000]);
+    g.run({
+      shader: "elementwise.wgsl",
+      entry: "scale",
+      params: [1000, 2],
+      paramTypes: "uf",
+      inputs: [x.buffer],
+      outputs: [y.buffer],
+      invocations: 1000,
+    });
+    x.dispose(); // before the batch is submitted
+    assert.deepEqual([...(await y.read()).slice(0, 2)], [6, 6]);
+    await g.sync();
+    y.dispose();
+  } finally {
+    g.pool.maxPooledBytes = room;
+  }
+});
+
 Deno.test("a validation error surfaces as a typed error at the next sync, not as zeros", async () => {
   const t = Tensor.zeros([4]);
   g.run({ shader: "elementwise.wgsl", entry: "no_such_entry", outputs: [t.buffer], invocations: 4 });

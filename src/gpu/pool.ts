@@ -37,9 +37,13 @@ export class BufferPool {
    * `maxBytes` defaults to the device's `maxBufferSize`; the runtime passes its largest storage
    * binding, so that every buffer can be bound whole.
    */
+  /** Buffers given back beyond `maxPooledBytes`, destroyed by `collect`. */
+  #retired: GPUBuffer[] = [];
+
   constructor(
     private device: GPUDevice,
-    private maxPooledBytes = 2 ** 30,
+    /** Bytes the free lists may hold; buffers given back beyond it are destroyed (see `collect`). */
+    public maxPooledBytes = 2 ** 30,
     maxBytes: number = device.limits.maxBufferSize,
   ) {
     this.maxBytes = Math.floor(maxBytes / 4) * 4;
@@ -61,11 +65,15 @@ export class BufferPool {
     return this.device.createBuffer({ size, usage });
   }
 
-  /** Gives a buffer back; it may be handed out again by the next `acquire`. */
+  /**
+   * Gives a buffer back; it may be handed out again by the next `acquire`. Work recorded but not yet
+   * submitted may still use it, so one that the free lists have no room for is only destroyed by the
+   * next `collect`.
+   */
   release(buffer: GPUBuffer): void {
     if (this.#pooledBytes + buffer.size > this.maxPooledBytes) {
       this.liveBytes -= buffer.size;
-      buffer.destroy();
+      this.#retired.push(buffer);
       return;
     }
     const key = `${buffer.usage}:${buffer.size}`;
@@ -75,12 +83,22 @@ export class BufferPool {
     this.#pooledBytes += buffer.size;
   }
 
-  /** Destroys every free buffer (buffers in use are untouched). */
+  /**
+   * Destroys the buffers given back beyond the pool's room. The runtime calls it once the work recorded
+   * so far is submitted: a destroyed buffer may not be in a submission, but work already submitted that
+   * uses it still completes.
+   */
+  collect(): void {
+    for (const b of this.#retired) b.destroy();
+    this.#retired.length = 0;
+  }
+
+  /** Destroys every free buffer at the next `collect` (buffers in use are untouched). */
   trim(): void {
     for (const list of this.#free.values()) {
       for (const b of list) {
         this.liveBytes -= b.size;
-        b.destroy();
+        this.#retired.push(b);
       }
     }
     this.#free.clear();

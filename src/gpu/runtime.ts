@@ -230,7 +230,10 @@ export class Gpu {
   /** Submits everything recorded so far. */
   flush(): void {
     this.#endPass();
-    if (!this.#encoder) return;
+    if (!this.#encoder) {
+      this.pool.collect();
+      return;
+    }
     if (this.#count) {
       this.device.queue.writeBuffer(this.#params, 0, this.#paramData, 0, this.#count * PARAM_SLOT);
     }
@@ -239,6 +242,7 @@ export class Gpu {
     timings?.();
     this.#encoder = null;
     this.#count = 0;
+    this.pool.collect(); // buffers freed while recorded work used them, now submitted
     this.#throwPending();
   }
 
