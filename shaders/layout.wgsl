@@ -1,4 +1,5 @@
-// Layout copies on NCDHW tensors: spatial windows (centre crop and its zero padding). One invocation per
+// Layout copies on NCDHW tensors: spatial windows (centre crop and its zero padding), also used for
+// blocks of the first two dims of weights, seen as a window over [A, B, rest]. One invocation per
 // output element, no loops. (Channel ranges, for concat and its split, are plain buffer copies.)
 
 override WG: u32 = 64;

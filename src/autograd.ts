@@ -5,6 +5,7 @@
  */
 import { Tensor, untrack } from "./tensor.ts";
 import { accumulate, add, clone } from "./ops/elementwise.ts";
+import { ShapeError } from "./gpu/errors.ts";
 
 /** How an op's result was made: its inputs and how to map the output gradient onto them. */
 export interface Node {
@@ -50,100 +51,179 @@ export function record(out: Tensor, node: Node): Tensor {
   return out;
 }
 
-/** Tensors reachable from `root` through nodes, producers after consumers. */
-function reverseTopological(root: Tensor): Tensor[] {
+/** A backward that cannot be done: from a constant, or through a graph that was already freed. */
+export class AutogradError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AutogradError";
+  }
+}
+
+/**
+ * Tensors reachable from `roots` through nodes, producers after consumers. Throws before any work when
+ * the walk reaches a tensor whose node was freed (it would otherwise pass for a leaf) or a disposed leaf.
+ */
+function reverseTopological(roots: readonly Tensor[]): Tensor[] {
   const order: Tensor[] = [];
   const seen = new Set<Tensor>();
-  const stack: [Tensor, number][] = [[root, 0]];
-  seen.add(root);
-  while (stack.length) {
-    const top = stack[stack.length - 1];
-    const [t, k] = top;
-    const inputs = t.node?.inputs ?? [];
-    if (k < inputs.length) {
-      top[1]++;
-      const next = inputs[k];
-      if (next.requiresGrad && !seen.has(next)) {
-        seen.add(next);
-        stack.push([next, 0]);
+  const visit = (t: Tensor) => {
+    if (t.node) return;
+    if (t.freedBy) {
+      throw new AutogradError(
+        `backward: trying to backward through the graph a second time: the ${t.freedBy} that made ` +
+          `${t} was freed by an earlier backward (or disposed); give every root to one backward, ` +
+          `or pass retainGraph: true to the earlier one`,
+      );
+    }
+    if (t.disposed) throw new AutogradError(`backward: the leaf ${t} that needs a gradient was disposed`);
+  };
+  for (const root of roots) {
+    if (seen.has(root)) continue;
+    seen.add(root);
+    visit(root);
+    // depth first from every root with one shared `seen`: the reversed finishing order is topological
+    const stack: [Tensor, number][] = [[root, 0]];
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      const [t, k] = top;
+      const inputs = t.node?.inputs ?? [];
+      if (k < inputs.length) {
+        top[1]++;
+        const next = inputs[k];
+        if (next.requiresGrad && !seen.has(next)) {
+          seen.add(next);
+          visit(next);
+          stack.push([next, 0]);
+        }
+      } else {
+        stack.pop();
+        order.push(t);
       }
-    } else {
-      stack.pop();
-      order.push(t);
     }
   }
   return order.reverse();
 }
 
+/** Options of {@link backward}. */
+export interface BackwardOptions {
+  /**
+   * The gradient of each root (its shape), in the order of the roots; ones where missing. The caller
+   * keeps ownership of these tensors.
+   */
+  seed?: Tensor | readonly (Tensor | undefined)[];
+  /**
+   * Keep the graph (the ops' saved values and the intermediates) for a later backward through it, as
+   * PyTorch's `retain_graph`; the last backward through it should leave this off so that it is freed.
+   */
+  retainGraph?: boolean;
+}
+
 /**
- * Back-propagates from `root` (a scalar unless `seed` is given). Leaf tensors that require gradients
- * get `.grad` (accumulated across calls); intermediates not marked `retain()` are disposed, and the
- * graph is released.
+ * Back-propagates from one root or several (`backward([loss1, loss2])` gives the gradients of their
+ * sum, as for deep supervision); each root is a scalar unless a seed of its shape is given (a tensor as
+ * the second argument is the seed of a single root, like PyTorch's `y.backward(gradient)`). Leaf
+ * tensors that require gradients get `.grad` (accumulated across calls). Unless `retainGraph`, the
+ * graph is freed: intermediates not marked `retain()` are disposed, and a later backward that reaches
+ * any tensor of this graph throws an `AutogradError` naming the op, as PyTorch does. A backward that
+ * throws part way disposes the gradients it held, and assigns none.
  */
-export function backward(root: Tensor, seed?: Tensor): void {
-  if (!root.requiresGrad) throw new Error("backward: the tensor does not require gradients");
-  noGrad(() => {
-    const order = reverseTopological(root);
-    const grads = new Map<Tensor, Tensor>();
-    const uses = new Map<Tensor, number>();
-    const hold = (g: Tensor) => uses.set(g, (uses.get(g) ?? 0) + 1);
-    const drop = (g: Tensor) => {
-      const n = (uses.get(g) ?? 0) - 1;
-      if (n > 0) uses.set(g, n);
-      else {
-        uses.delete(g);
-        g.dispose();
-      }
-    };
-    const start = seed ?? Tensor.full(root.shape, 1);
-    grads.set(root, start);
-    hold(start);
-    if (seed) hold(seed); // never dispose the caller's seed
-    for (const t of order) {
-      const node = t.node;
-      const g = grads.get(t);
-      if (!node) continue; // a leaf: handled below
-      if (g) {
-        const gs = node.backward(g);
-        node.inputs.forEach((input, k) => {
-          const gi = gs[k];
-          if (!gi || !input.requiresGrad) {
-            if (gi && gi !== g) gi.dispose();
-            return;
-          }
-          const prev = grads.get(input);
-          if (!prev) {
-            grads.set(input, gi);
-            hold(gi);
-          } else {
-            const sum = add(prev, gi);
-            grads.set(input, sum);
-            hold(sum);
-            drop(prev);
-            if (gi !== g && !uses.has(gi)) gi.dispose();
-          }
-        });
-        grads.delete(t);
-        drop(g);
-      }
-      node.release?.();
-      t.node = null;
-      if (t !== root && !t.retained) t.dispose();
+export function backward(roots: Tensor | readonly Tensor[], opts: Tensor | BackwardOptions = {}): void {
+  const rootList = roots instanceof Tensor ? [roots] : [...roots];
+  const o: BackwardOptions = opts instanceof Tensor ? { seed: opts } : opts;
+  const seeds = o.seed === undefined ? [] : o.seed instanceof Tensor ? [o.seed] : [...o.seed];
+  if (!rootList.length) throw new AutogradError("backward: no root tensor given");
+  if (seeds.length > rootList.length) {
+    throw new AutogradError(`backward: ${seeds.length} seeds for ${rootList.length} root(s)`);
+  }
+  rootList.forEach((root, i) => {
+    if (!root.requiresGrad) throw new AutogradError("backward: the tensor does not require gradients");
+    const s = seeds[i];
+    if (s && (s.shape.length !== root.shape.length || s.shape.some((d, k) => d !== root.shape[k]))) {
+      throw new ShapeError(`backward: the seed [${s.shape}] does not match its root [${root.shape}]`);
     }
-    for (const [t, g] of grads) {
-      if (t.node) continue;
-      if (t.grad) {
-        accumulate(t.grad, g);
-        drop(g);
-      } else if ((uses.get(g) ?? 0) > 1) {
-        // the same tensor is the gradient of two leaves: give this one its own copy
-        t.grad = clone(g);
-        drop(g);
-      } else {
-        uses.delete(g);
-        t.grad = g;
+  });
+  const retain = o.retainGraph ?? false;
+  const order = reverseTopological(rootList);
+  const rootSet = new Set(rootList);
+  const owned = new Set(seeds.filter((s): s is Tensor => !!s)); // the caller's: never disposed here
+  const grads = new Map<Tensor, Tensor>();
+  const uses = new Map<Tensor, number>();
+  const hold = (g: Tensor) => uses.set(g, (uses.get(g) ?? 0) + 1);
+  const drop = (g: Tensor) => {
+    const n = (uses.get(g) ?? 0) - 1;
+    if (n > 0) uses.set(g, n);
+    else {
+      uses.delete(g);
+      if (!owned.has(g)) g.dispose();
+    }
+  };
+  /** Adds `gi` to the gradient of `t`. */
+  const give = (t: Tensor, gi: Tensor) => {
+    const prev = grads.get(t);
+    if (!prev) {
+      grads.set(t, gi);
+      hold(gi);
+      return;
+    }
+    const sum = add(prev, gi);
+    grads.set(t, sum);
+    hold(sum);
+    drop(prev);
+  };
+  // gradients an op returned that are not yet held (freed if something throws before they are)
+  let pending: (Tensor | null)[] = [];
+  const disposeLoose = (ts: (Tensor | null)[], keep?: Tensor) => {
+    for (const gi of new Set(ts)) if (gi && gi !== keep && !uses.has(gi) && !owned.has(gi)) gi.dispose();
+  };
+  noGrad(() => {
+    try {
+      rootList.forEach((root, i) => {
+        const s = seeds[i] ?? Tensor.full(root.shape, 1);
+        pending = [s];
+        give(root, s);
+        disposeLoose(pending);
+      });
+      for (const t of order) {
+        const node = t.node;
+        if (!node) continue; // a leaf: handled below
+        const g = grads.get(t);
+        if (g) {
+          pending = node.backward(g);
+          node.inputs.forEach((input, k) => {
+            const gi = pending[k];
+            if (gi && input.requiresGrad) give(input, gi);
+          });
+          disposeLoose(pending, g); // what went to no input, or was added into an earlier gradient
+          pending = [];
+          grads.delete(t);
+          drop(g);
+        }
+        if (!retain) {
+          node.release?.();
+          t.node = null;
+          t.freedBy = node.name;
+          if (!rootSet.has(t) && !t.retained) t.dispose();
+        }
       }
-      if (t.grad) untrack(t.grad);
+      for (const [t, g] of grads) {
+        if (t.grad) {
+          accumulate(t.grad, g);
+          drop(g);
+        } else if ((uses.get(g) ?? 0) > 1 || owned.has(g)) {
+          // the same tensor is the gradient of two leaves, or the caller's: give this one its own copy
+          t.grad = clone(g);
+          drop(g);
+        } else {
+          uses.delete(g);
+          t.grad = g;
+        }
+        grads.delete(t);
+        untrack(t.grad);
+      }
+    } catch (e) {
+      disposeLoose(pending);
+      for (const g of uses.keys()) if (!owned.has(g)) g.dispose();
+      throw e;
     }
   });
 }

@@ -23,6 +23,12 @@ export class Tensor {
   node: Node | null = null;
   /** Kept by `backward` and `tidy` even though it is an intermediate. */
   retained = false;
+  /**
+   * The op that made this tensor, once the tape has let go of its node (a `backward` freed it, or the
+   * tensor was disposed): a later `backward` that reaches this tensor throws instead of taking it for
+   * a leaf.
+   */
+  freedBy: string | null = null;
   #buffer: GPUBuffer | null;
 
   /** Wraps a buffer of at least `size * 4` bytes; prefer `Tensor.empty` / `Tensor.from`. */
@@ -101,7 +107,12 @@ export class Tensor {
     if (!this.#buffer) return;
     gpu().free(this.#buffer);
     this.#buffer = null;
-    this.node = null;
+    if (this.node) {
+      // what the op kept for its backward goes too, and a backward that reaches this tensor throws
+      this.freedBy = this.node.name;
+      this.node.release?.();
+      this.node = null;
+    }
     untrack(this);
   }
 

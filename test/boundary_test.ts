@@ -59,3 +59,9 @@ Deno.test("src/engine.ts bundles for a browser with no Deno.* and no node: modul
     await Deno.remove(out);
   }
 });
+
+Deno.test("every kernel file under shaders/ is in the runtime's table of shaders", async () => {
+  const { SHADERS } = await import("../src/gpu/shaders.ts");
+  const files = [...Deno.readDirSync(`${ROOT}shaders`)].map((e) => e.name).filter((n) => n.endsWith(".wgsl"));
+  assert.deepEqual(Object.keys(SHADERS).sort(), files.sort());
+});

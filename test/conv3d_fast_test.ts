@@ -207,6 +207,27 @@ Deno.test("the weight gradient splits a sum over 70818 voxels across workgroups"
   for (const t of [p.x, p.w, p.b, p.gy, gw]) t.dispose();
 });
 
+Deno.test("the weight gradient's partial sums stay within one binding when they would not fit", async () => {
+  // 48 -> 48 channels over 16^3 voxels: the input and the output gradient (768 KiB each) fit a binding
+  // of 800 KiB, the default 4 chunks of partial sums (972 KiB) would not; fewer, longer chunks do
+  const s = { n: 1, cin: 48, cout: 48, d: 16, h: 16, w: 16, k: 3, pad: 1 };
+  const p = problem(s, 77);
+  const g = gpu();
+  g.capBinding(800 * 1024);
+  try {
+    const gw = conv3dWeightGradFast(p.x, p.gy, 3, 1);
+    const e = assertClose(await gw.read(), conv3dWeightGradRef(p.xd, p.gd, s), 1e-4, "weight grad, capped");
+    console.log(`error conv3dWeightGradFast k3 same 48->48 16^3, binding 800 KiB: ${e.toExponential(1)}`);
+    gw.dispose();
+    // a gradient whose weights alone exceed the binding is refused by name
+    g.capBinding(200 * 1024);
+    assert.throws(() => conv3dWeightGradFast(p.x, p.gy, 3, 1), /conv3dWeightGradFast: the gradient of 62208/);
+  } finally {
+    g.capBinding(null);
+  }
+  for (const t of [p.x, p.w, p.b, p.gy]) t.dispose();
+});
+
 Deno.test("a forward with K = 54000 (Cin = 2000) stays under the driver's loop cut-off", async () => {
   // The K loop runs in slices of 12 with the steps written out: 4500 slices of a few iterations.
   const s = { n: 1, cin: 2000, cout: 4, d: 3, h: 2, w: 17, k: 3, pad: 1 };

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { setupGpu } from "./_helpers.ts";
 import { splitGrid } from "../src/gpu/runtime.ts";
-import { sizeClass } from "../src/gpu/pool.ts";
+import { BufferPool, sizeClass } from "../src/gpu/pool.ts";
 import { GpuLimitError, GpuValidationError } from "../src/gpu/errors.ts";
 import { Tensor } from "../src/tensor.ts";
 
@@ -9,10 +9,51 @@ const g = await setupGpu();
 
 Deno.test("the adapter is named and its real binding limit is used", () => {
   assert.ok(g.adapterName.length > 0);
-  assert.equal(
-    g.maxBinding,
-    Math.min(g.device.limits.maxStorageBufferBindingSize, g.device.limits.maxBufferSize),
-  );
+  const limit = Math.min(g.device.limits.maxStorageBufferBindingSize, g.device.limits.maxBufferSize);
+  assert.equal(g.maxBinding, Math.floor(limit / 4) * 4);
+  assert.equal(g.pool.maxBytes, g.maxBinding, "the pool may round buffers past one binding");
+});
+
+Deno.test("size classes never round a buffer that fits the device's largest past it", () => {
+  // a device whose largest buffer, 100 MiB + 4 KiB + 2 bytes, is not a size-class boundary (lavapipe's
+  // maxBufferSize, 2^31 - 1, is not one either); it records what a real one would refuse
+  const max = 100 * 2 ** 20 + 4098;
+  const refused: number[] = [];
+  const device = {
+    limits: { maxBufferSize: max },
+    createBuffer: ({ size, usage }: GPUBufferDescriptor) => {
+      if (size > max || size % 4) refused.push(size);
+      return { size, usage, destroy() {} };
+    },
+  } as unknown as GPUDevice;
+  const pool = new BufferPool(device);
+  const usage = GPUBufferUsage.STORAGE;
+  assert.ok(sizeClass(max - 2) > max, "the test's limit should sit inside a size class");
+  for (const bytes of [max - 2, max - 6, 100 * 2 ** 20 + 8, 1000]) {
+    const b = pool.acquire(bytes, usage);
+    assert.ok(b.size >= bytes, `${bytes} bytes got a buffer of ${b.size}`);
+    pool.release(b);
+  }
+  assert.deepEqual(refused, [], "buffers over the device's limit were created");
+  assert.throws(() => pool.acquire(max + 2, usage), GpuLimitError);
+});
+
+Deno.test("a lowered binding limit (the test hook) refuses larger tensors by name and restores", () => {
+  const cap = 10_000 + 6;
+  g.capBinding(cap);
+  try {
+    assert.equal(g.maxBinding, 10_004);
+    const t = Tensor.empty([2501]); // 10,004 bytes: its size class (10,240) is past the cap
+    assert.ok(t.buffer.size >= 10_004);
+    t.dispose();
+    assert.throws(
+      () => Tensor.empty([2502]),
+      (e) => e instanceof GpuLimitError && /a tensor of 9\.8 KiB exceeds .* \(9\.8 KiB\)/.test(e.message),
+    );
+  } finally {
+    g.capBinding(null);
+  }
+  assert.equal(g.maxBinding, g.pool.maxBytes);
 });
 
 Deno.test("grids over 65535 workgroups are split into two dimensions that cover them", () => {
@@ -34,6 +75,31 @@ Deno.test("pool size classes round up by at most an eighth", () => {
 Deno.test("a tensor larger than one storage binding is refused with the sizes", () => {
   const words = Math.ceil(g.maxBinding / 4) + 1;
   assert.throws(() => Tensor.empty([words]), (e) => e instanceof GpuLimitError && /MiB/.test(e.message));
+});
+
+Deno.test("a buffer freed while recorded work still reads it, with the pool full, outlives that work", async () => {
+  // past the pool's room (1 GiB normally: the paper's U-Net frees more in one tile) a freed buffer is
+  // destroyed, which must wait until the work recorded with it is submitted
+  const room = g.pool.maxPooledBytes;
+  g.pool.maxPooledBytes = 0;
+  try {
+    const x = Tensor.full([1000], 3), y = Tensor.empty([1000]);
+    g.run({
+      shader: "elementwise.wgsl",
+      entry: "scale",
+      params: [1000, 2],
+      paramTypes: "uf",
+      inputs: [x.buffer],
+      outputs: [y.buffer],
+      invocations: 1000,
+    });
+    x.dispose(); // before the batch is submitted
+    assert.deepEqual([...(await y.read()).slice(0, 2)], [6, 6]);
+    await g.sync();
+    y.dispose();
+  } finally {
+    g.pool.maxPooledBytes = room;
+  }
 });
 
 Deno.test("a validation error surfaces as a typed error at the next sync, not as zeros", async () => {

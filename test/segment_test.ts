@@ -14,6 +14,7 @@ import { readLabels, readNifti } from "../src/io/volumes.ts";
 import { writeNifti } from "../src/io/volumes.ts";
 import { axisCodes, reorient } from "../src/volume/orientation.ts";
 import { maxAbsDifference } from "../src/volume/affine.ts";
+import { decodeSafetensors, encodeSafetensors, type HostTensor } from "../src/nn/safetensors.ts";
 
 await setupGpu();
 
@@ -133,6 +134,54 @@ Deno.test({
     const r = await runCli("segment.ts", [SAMPLE, "-o", SAMPLE, "--model", modelDir]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /overwrite the input/);
+  },
+});
+
+/** A copy of the tiny model whose stage-`stage` weights `edit` has changed. */
+async function editedModel(stage: 1 | 2, edit: (t: Map<string, HostTensor>) => void): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  for (const s of [1, 2]) {
+    const path = `${modelDir}/stage${s}.safetensors`;
+    let bytes: Uint8Array = await Deno.readFile(path);
+    if (s === stage) {
+      const { tensors, metadata } = decodeSafetensors(bytes, path);
+      edit(tensors);
+      bytes = encodeSafetensors(tensors, metadata);
+    }
+    await Deno.writeFile(`${dir}/stage${s}.safetensors`, bytes);
+  }
+  return dir;
+}
+
+Deno.test({
+  name:
+    "deno task segment with weights that hold a NaN or overflow: one line naming file and stage, no output",
+  ignore: !canSpawn,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const out = `${dir}/seg.nii.gz`;
+    const check = async (model: string, pattern: RegExp) => {
+      const r = await runCli("segment.ts", [SAMPLE, "--model", model, "-o", out, "--progress", "off"]);
+      assert.equal(r.code, 1, r.stdout);
+      const lines = r.stderr.trim().split("\n");
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0], pattern);
+      await assert.rejects(() => Deno.stat(out), Deno.errors.NotFound);
+    };
+    // a bad weight file: one NaN in the first convolution of stage 2 (stage 1 runs normally)
+    const nan = await editedModel(2, (t) => {
+      t.get("down0.conv0.weight")!.data[5] = NaN;
+    });
+    await check(
+      nan,
+      /^error: \S*stage2\.safetensors: stage 2 gave \d+ non-finite probabilities \(NaN or infinity\)/,
+    );
+    // huge but finite weights in the head of stage 1: the scores overflow to infinity
+    const huge = await editedModel(1, (t) => {
+      t.get("head.weight")!.data.fill(3e38);
+      t.get("head.bias")!.data.fill(3e38);
+    });
+    await check(huge, /^error: \S*stage1\.safetensors: stage 1 gave \d+ non-finite probabilities/);
   },
 });
 

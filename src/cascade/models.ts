@@ -31,5 +31,5 @@ export function decodeStage(bytes: Uint8Array, path: string, stage: 1 | 2): Stag
   } catch {
     training = undefined; // an unreadable profile only costs the fit check its precision
   }
-  return { model, spec: { ...spec, unet: model.config }, ...(training ? { training } : {}) };
+  return { model, spec: { ...spec, unet: model.config }, source: path, ...(training ? { training } : {}) };
 }

@@ -18,6 +18,8 @@ export interface StageModel {
   spec: StageSpec;
   /** What the stage's training CTs covered, when its file says. */
   training?: TrainingProfile;
+  /** The file it was loaded from, named by errors. */
+  source?: string;
 }
 
 /** The stage-1 model and its spec (needed for C2). */
@@ -44,6 +46,7 @@ export async function stage1Labels(
   const labels = await predictInside(stage1.model, stage1.spec, v.image, v.dims, candidateC1(hu), {
     overlap: opts.overlap,
     onTile: (d, t) => opts.onTile?.(1, d, t),
+    source: stage1.source,
   });
   return makeVolume(labels, hu.dims, hu.affine);
 }
@@ -61,6 +64,7 @@ export async function stage2Labels(
   const labels = await predictInside(stage2.model, stage2.spec, v.image, v.dims, c2, {
     overlap: opts.overlap,
     onTile: (d, t) => opts.onTile?.(2, d, t),
+    source: stage2.source,
   });
   return makeVolume(labels, hu.dims, hu.affine);
 }

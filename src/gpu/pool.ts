@@ -2,6 +2,7 @@
  * A pool of GPU buffers keyed by usage and size class, so that a training loop which allocates the
  * same shapes every step reuses its buffers instead of asking the driver again.
  */
+import { GpuLimitError } from "./errors.ts";
 
 /** Rounds a byte size up to its size class: 256-byte steps below 64 KiB, then 1/8 of a power of two. */
 export function sizeClass(bytes: number): number {
@@ -21,12 +22,39 @@ export class BufferPool {
   }
   /** Bytes allocated through this pool and not destroyed (in use or free). */
   liveBytes = 0;
+  /** Bytes handed out by `acquire` and not given back (what tests check for leaks). */
+  get inUseBytes(): number {
+    return this.liveBytes - this.#pooledBytes;
+  }
 
-  constructor(private device: GPUDevice, private maxPooledBytes = 2 ** 30) {}
+  /**
+   * The largest buffer handed out, a multiple of 4: a size class never rounds a request past it (a
+   * request that fits but whose class would not gets a buffer of exactly this size).
+   */
+  readonly maxBytes: number;
 
-  /** Returns a buffer of at least `bytes` bytes with exactly `usage`. */
+  /**
+   * `maxBytes` defaults to the device's `maxBufferSize`; the runtime passes its largest storage
+   * binding, so that every buffer can be bound whole.
+   */
+  /** Buffers given back beyond `maxPooledBytes`, destroyed by `collect`. */
+  #retired: GPUBuffer[] = [];
+
+  constructor(
+    private device: GPUDevice,
+    /** Bytes the free lists may hold; buffers given back beyond it are destroyed (see `collect`). */
+    public maxPooledBytes = 2 ** 30,
+    maxBytes: number = device.limits.maxBufferSize,
+  ) {
+    this.maxBytes = Math.floor(maxBytes / 4) * 4;
+  }
+
+  /** Returns a buffer of at least `bytes` bytes with exactly `usage`; more than `maxBytes` is refused. */
   acquire(bytes: number, usage: GPUBufferUsageFlags): GPUBuffer {
-    const size = sizeClass(bytes);
+    if (bytes > this.maxBytes) {
+      throw new GpuLimitError(`a buffer of ${bytes} bytes exceeds this adapter's largest (${this.maxBytes})`);
+    }
+    const size = Math.min(sizeClass(bytes), this.maxBytes);
     const list = this.#free.get(`${usage}:${size}`);
     const hit = list?.pop();
     if (hit) {
@@ -37,11 +65,15 @@ export class BufferPool {
     return this.device.createBuffer({ size, usage });
   }
 
-  /** Gives a buffer back; it may be handed out again by the next `acquire`. */
+  /**
+   * Gives a buffer back; it may be handed out again by the next `acquire`. Work recorded but not yet
+   * submitted may still use it, so one that the free lists have no room for is only destroyed by the
+   * next `collect`.
+   */
   release(buffer: GPUBuffer): void {
     if (this.#pooledBytes + buffer.size > this.maxPooledBytes) {
       this.liveBytes -= buffer.size;
-      buffer.destroy();
+      this.#retired.push(buffer);
       return;
     }
     const key = `${buffer.usage}:${buffer.size}`;
@@ -51,12 +83,22 @@ export class BufferPool {
     this.#pooledBytes += buffer.size;
   }
 
-  /** Destroys every free buffer (buffers in use are untouched). */
+  /**
+   * Destroys the buffers given back beyond the pool's room. The runtime calls it once the work recorded
+   * so far is submitted: a destroyed buffer may not be in a submission, but work already submitted that
+   * uses it still completes.
+   */
+  collect(): void {
+    for (const b of this.#retired) b.destroy();
+    this.#retired.length = 0;
+  }
+
+  /** Destroys every free buffer at the next `collect` (buffers in use are untouched). */
   trim(): void {
     for (const list of this.#free.values()) {
       for (const b of list) {
         this.liveBytes -= b.size;
-        b.destroy();
+        this.#retired.push(b);
       }
     }
     this.#free.clear();

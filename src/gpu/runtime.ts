@@ -61,8 +61,9 @@ const PARAM_SLOT = 256;
 /** The engine's GPU: device, limits, caches and the command batch being recorded. */
 export class Gpu {
   readonly pool: BufferPool;
-  /** Largest storage binding, in bytes. */
-  readonly maxBinding: number;
+  /** The device's largest storage binding (and buffer), in bytes, a multiple of 4. */
+  readonly #deviceBinding: number;
+  #bindingCap: number | null = null;
   /** When set, every new buffer from `alloc` is filled with NaN first (tests use it). */
   poison = false;
   #modules = new Map<string, GPUShaderModule>();
@@ -84,8 +85,11 @@ export class Gpu {
     /** True for a software adapter (lavapipe). */
     readonly isFallback: boolean,
   ) {
-    this.pool = new BufferPool(device);
-    this.maxBinding = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+    const limits = device.limits;
+    this.#deviceBinding = Math.floor(Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize) / 4) *
+      4;
+    // a size class may not round a buffer that fits one binding past it
+    this.pool = new BufferPool(device, undefined, this.#deviceBinding);
     this.#params = device.createBuffer({
       size: MAX_BATCH * PARAM_SLOT,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
@@ -104,6 +108,20 @@ export class Gpu {
     });
   }
 
+  /** Largest storage binding, in bytes (a multiple of 4): `alloc` refuses larger buffers. */
+  get maxBinding(): number {
+    return this.#bindingCap ?? this.#deviceBinding;
+  }
+
+  /**
+   * Lowers the largest binding that `alloc` accepts (and that code splitting large tensors plans
+   * for) to `bytes`, or restores the device's with null: tests use it to run those splits on small
+   * tensors. Buffers are still bound whole.
+   */
+  capBinding(bytes: number | null): void {
+    this.#bindingCap = bytes === null ? null : Math.min(this.#deviceBinding, Math.floor(bytes / 4) * 4);
+  }
+
   /** Whether the device has been lost. */
   get lost(): boolean {
     return this.#lost !== null;
@@ -114,8 +132,8 @@ export class Gpu {
     this.#checkAlive();
     if (bytes > this.maxBinding) {
       throw new GpuLimitError(
-        `a tensor of ${(bytes / 2 ** 20).toFixed(1)} MiB exceeds this adapter's largest storage binding ` +
-          `(${(this.maxBinding / 2 ** 20).toFixed(0)} MiB): use smaller tiles or patches`,
+        `a tensor of ${mib(bytes)} exceeds this adapter's largest storage binding ` +
+          `(${mib(this.maxBinding)}): use smaller tiles or patches`,
       );
     }
     const usage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -184,7 +202,7 @@ export class Gpu {
       entries.push({ binding: 0, resource: { buffer: this.#params, offset: slot, size: PARAM_SLOT } });
     }
     [...inputs, ...d.outputs].forEach((buffer, k) =>
-      entries.push({ binding: k + 1, resource: { buffer, size: Math.min(buffer.size, this.maxBinding) } })
+      entries.push({ binding: k + 1, resource: { buffer, size: Math.min(buffer.size, this.#deviceBinding) } })
     );
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const pass = this.#profile
@@ -212,7 +230,10 @@ export class Gpu {
   /** Submits everything recorded so far. */
   flush(): void {
     this.#endPass();
-    if (!this.#encoder) return;
+    if (!this.#encoder) {
+      this.pool.collect();
+      return;
+    }
     if (this.#count) {
       this.device.queue.writeBuffer(this.#params, 0, this.#paramData, 0, this.#count * PARAM_SLOT);
     }
@@ -221,6 +242,7 @@ export class Gpu {
     timings?.();
     this.#encoder = null;
     this.#count = 0;
+    this.pool.collect(); // buffers freed while recorded work used them, now submitted
     this.#throwPending();
   }
 
@@ -410,6 +432,13 @@ interface Profile {
   labels: string[];
   pending: Promise<void>[];
   totals: Map<string, { launches: number; ns: number }>;
+}
+
+/** Bytes in MiB for messages, with the digits that tell two sizes apart (KiB below 1 MiB). */
+function mib(bytes: number): string {
+  if (bytes < 2 ** 20) return `${(bytes / 1024).toFixed(1)} KiB`;
+  const v = bytes / 2 ** 20;
+  return `${Number.isInteger(v) ? v : v.toFixed(2)} MiB`;
 }
 
 /** Splits `groups` workgroups into an (x, y) grid with both sides at most `maxPerDim`. */

@@ -6,6 +6,7 @@ import conv3d from "../../shaders/conv3d.wgsl" with { type: "text" };
 import conv3dGemm from "../../shaders/conv3d_gemm.wgsl" with { type: "text" };
 import convTranspose3d from "../../shaders/conv_transpose3d.wgsl" with { type: "text" };
 import elementwise from "../../shaders/elementwise.wgsl" with { type: "text" };
+import finite from "../../shaders/finite.wgsl" with { type: "text" };
 import intensity from "../../shaders/intensity.wgsl" with { type: "text" };
 import layout from "../../shaders/layout.wgsl" with { type: "text" };
 import norm from "../../shaders/norm.wgsl" with { type: "text" };
@@ -21,6 +22,7 @@ export const SHADERS = {
   "conv3d_gemm.wgsl": conv3dGemm,
   "conv_transpose3d.wgsl": convTranspose3d,
   "elementwise.wgsl": elementwise,
+  "finite.wgsl": finite,
   "intensity.wgsl": intensity,
   "layout.wgsl": layout,
   "norm.wgsl": norm,

@@ -3,13 +3,23 @@
  * convolutions with normalisation and activation, 2x2x2 max-pooling down, 2x2x2 stride-2
  * up-convolutions, skip connections by channel concatenation (centre-cropped for `valid` padding),
  * and a 1x1x1 head with one output per class.
+ *
+ * A layer whose activation would not fit one storage binding of the adapter (the paper's first level,
+ * 235-448 MiB a tile, against lavapipe's 128 MiB) is computed in channel groups: each group's tensor
+ * fits, the per-channel ops (normalisation, activation, pooling, cropping) run group by group, the skip
+ * connection's concatenation joins lists, and a convolution sums, over the input groups, convolutions
+ * with the matching block of its weights (`sliceBlock`). The result is the unsplit network's to
+ * float32 rounding, forward and backward; with no layer too large, the network runs unsplit.
  */
 import { Tensor } from "../tensor.ts";
+import { isGradEnabled } from "../autograd.ts";
+import { gpu } from "../gpu/runtime.ts";
 import { conv3d, conv3dWithMoments } from "../ops/conv3d.ts";
 import { convTranspose3d } from "../ops/conv_transpose3d.ts";
 import { maxPool3d } from "../ops/pool3d.ts";
 import { batchNorm3d, instanceNorm3d } from "../ops/norm.ts";
-import { centerCrop, concat } from "../ops/layout.ts";
+import { centerCrop, concatChannels, sliceBlock } from "../ops/layout.ts";
+import { accumulate, add } from "../ops/elementwise.ts";
 import { ShapeError } from "../gpu/errors.ts";
 import { Rng } from "../util/random.ts";
 
@@ -162,6 +172,37 @@ export function outputSize(c: UNetConfig, input: readonly number[]): number[] {
   return s;
 }
 
+/**
+ * Channel counts of the groups that `channels` channels of `bytesPerChannel` bytes each split into so
+ * that every group fits `maxBytes` (as few groups as that allows, of sizes differing by at most one).
+ * A single channel larger than `maxBytes` stays a group of one, which the allocator then refuses by name.
+ */
+export function channelGroups(channels: number, bytesPerChannel: number, maxBytes: number): number[] {
+  const per = Math.max(1, Math.floor(maxBytes / bytesPerChannel));
+  const count = Math.ceil(channels / per);
+  const base = Math.floor(channels / count), extra = channels % count;
+  return Array.from({ length: count }, (_, i) => base + (i < extra ? 1 : 0));
+}
+
+/** A layer's activation as channel groups, in channel order: one tensor unless it would not fit. */
+type Groups = Tensor[];
+
+/** First channel of each group. */
+function starts(groups: readonly Tensor[]): number[] {
+  let c = 0;
+  return groups.map((t) => (c += t.shape[1]) - t.shape[1]);
+}
+
+/** The sum of tensors of one shape: recorded adds when gradients are wanted, else in place. */
+function sumAll(parts: Tensor[]): Tensor {
+  if (isGradEnabled()) return parts.reduce((a, b) => add(a, b));
+  for (const p of parts.slice(1)) {
+    accumulate(parts[0], p);
+    p.dispose();
+  }
+  return parts[0];
+}
+
 /** Normalisation parameters and (batch norm) running statistics of one convolution block. */
 interface NormState {
   gamma: Tensor;
@@ -239,28 +280,123 @@ export class UNet3D {
     };
   }
 
-  #block(x: Tensor, s: ConvSpec): Tensor {
-    const n = this.#normState(s.name);
-    const batch = this.config.norm === "batch";
-    const { y, moments } = conv3dWithMoments(x, this.#p(`${s.name}.weight`), this.#p(`${s.name}.bias`), {
-      padding: this.config.padding,
-    });
-    // the normalisation takes its statistics from the convolution's epilogue: per channel over batch and
-    // space, what batch norm needs and instance norm too when the batch is one volume
-    let known = moments ?? undefined;
-    if (known && !batch && x.shape[0] > 1) {
-      known.mean.dispose();
-      known.m2.dispose();
-      known = undefined;
+  /** Channel groups for `channels` channels of [n, ...space] tensors on this adapter. */
+  #groups(channels: number, n: number, space: readonly number[]): number[] {
+    const bytes = 4 * n * space.reduce((a, b) => a * b, 1);
+    return channelGroups(channels, bytes, gpu().maxBinding);
+  }
+
+  /**
+   * Joins adjacent groups into single tensors while they fit one binding (all of them, as one
+   * concatenation, when the whole activation fits), so that the convolution after runs as few times
+   * as it can.
+   */
+  #join(groups: Groups): Groups {
+    const max = gpu().maxBinding;
+    const out: Groups = [];
+    let run: Tensor[] = [], bytes = 0;
+    const flush = () => {
+      if (run.length) out.push(run.length === 1 ? run[0] : concatChannels(run));
+      run = [];
+      bytes = 0;
+    };
+    for (const t of groups) {
+      if (bytes + 4 * t.size > max) flush();
+      run.push(t);
+      bytes += 4 * t.size;
     }
-    // the activation runs fused into the normalisation's pass
-    const opts = { negativeSlope: this.config.negativeSlope, moments: known };
-    return batch
-      ? batchNorm3d(y, n.gamma, n.beta, { runningMean: n.runningMean!, runningVar: n.runningVar! }, {
-        training: this.training,
-        ...opts,
-      })
-      : instanceNorm3d(y, n.gamma, n.beta, opts);
+    flush();
+    return out;
+  }
+
+  /**
+   * One conv + norm + activation block on channel groups. A group of output channels sums, over the
+   * input groups, the convolutions with the matching block of the weights; with a single input group
+   * the normalisation takes its statistics from the convolution's epilogue.
+   */
+  #block(xs: Groups, s: ConvSpec): Groups {
+    const batch = this.config.norm === "batch";
+    const padding = this.config.padding;
+    const w = this.#p(`${s.name}.weight`), b = this.#p(`${s.name}.bias`);
+    const [n, , ...space] = xs[0].shape;
+    const out = space.map((v) => (padding === "valid" ? v - 2 : v));
+    const inStarts = starts(xs);
+    const result: Groups = [];
+    let co = 0;
+    for (const cn of this.#groups(s.cout, n, out)) {
+      const bias = sliceBlock(b, [co, cn]);
+      let y: Tensor, known: { mean: Tensor; m2: Tensor } | undefined;
+      if (xs.length === 1) {
+        const r = conv3dWithMoments(xs[0], sliceBlock(w, [co, cn]), bias, { padding });
+        y = r.y;
+        known = r.moments ?? undefined;
+      } else {
+        y = sumAll(
+          xs.map((x, i) =>
+            conv3d(x, sliceBlock(w, [co, cn], [inStarts[i], x.shape[1]]), i === 0 ? bias : null, { padding })
+          ),
+        );
+      }
+      // the normalisation takes its statistics from the convolution's epilogue: per channel over batch
+      // and space, what batch norm needs and instance norm too when the batch is one volume
+      if (known && !batch && n > 1) {
+        known.mean.dispose();
+        known.m2.dispose();
+        known = undefined;
+      }
+      result.push(this.#norm(y, s.name, co, cn, known));
+      co += cn;
+    }
+    return result;
+  }
+
+  /** Normalisation (with the activation fused) of channels [c0, c0 + cn) of a block, in `y`. */
+  #norm(y: Tensor, name: string, c0: number, cn: number, moments?: { mean: Tensor; m2: Tensor }): Tensor {
+    const st = this.#normState(name);
+    const gamma = sliceBlock(st.gamma, [c0, cn]), beta = sliceBlock(st.beta, [c0, cn]);
+    const opts = { negativeSlope: this.config.negativeSlope, moments };
+    if (this.config.norm === "instance") return instanceNorm3d(y, gamma, beta, opts);
+    const whole = cn === st.gamma.size;
+    // a group normalises with copies of its channels' running statistics, written back after a
+    // training step has updated them
+    const part = (t: Tensor) => {
+      if (whole) return t;
+      const c = Tensor.empty([cn]);
+      gpu().copy(t.buffer, c.buffer, cn * 4, c0 * 4, 0);
+      return c;
+    };
+    const running = { runningMean: part(st.runningMean!), runningVar: part(st.runningVar!) };
+    const out = batchNorm3d(y, gamma, beta, running, { training: this.training, ...opts });
+    if (!whole) {
+      if (this.training) {
+        gpu().copy(running.runningMean.buffer, st.runningMean!.buffer, cn * 4, 0, c0 * 4);
+        gpu().copy(running.runningVar.buffer, st.runningVar!.buffer, cn * 4, 0, c0 * 4);
+      }
+      running.runningMean.dispose();
+      running.runningVar.dispose();
+    }
+    return out;
+  }
+
+  /** The stride-2 up-convolution on channel groups (a sum over input groups per output group). */
+  #up(xs: Groups, name: string, cout: number): Groups {
+    const w = this.#p(`${name}.weight`), b = this.#p(`${name}.bias`);
+    const [n, , ...space] = xs[0].shape;
+    const inStarts = starts(xs);
+    const result: Groups = [];
+    let co = 0;
+    for (const cn of this.#groups(cout, n, space.map((v) => 2 * v))) {
+      const bias = sliceBlock(b, [co, cn]);
+      result.push(
+        sumAll(
+          xs.map((x, i) =>
+            convTranspose3d(x, sliceBlock(w, [inStarts[i], x.shape[1]], [co, cn]), i === 0 ? bias : null)
+          ),
+        ),
+      );
+      co += cn;
+    }
+    return result;
   }
 
   /** Logits [N, classes, ...outputSize] for an input [N, inChannels, D, H, W]. */
@@ -269,26 +405,47 @@ export class UNet3D {
       throw new ShapeError(`U-Net: expected input [N, ${this.config.inChannels}, D, H, W], got [${x.shape}]`);
     }
     outputSize(this.config, x.shape.slice(2));
-    const skips: Tensor[] = [];
-    let h = x;
+    const splits = new Map<string, number>();
+    const note = (name: string, g: Groups) => {
+      if (g.length > 1) splits.set(name, g.length);
+      return g;
+    };
+    const skips: Groups[] = [];
+    let h: Groups = [x];
     this.plan.down.forEach((level, l) => {
-      for (const s of level) h = this.#block(h, s);
+      for (const s of level) h = note(s.name, this.#block(h, s));
       if (l < this.config.levels - 1) {
         skips.push(h);
-        h = maxPool3d(h);
+        h = h.map((t) => maxPool3d(t));
       }
     });
     this.plan.up.forEach((u, k) => {
-      const up = convTranspose3d(h, this.#p(`${u.name}.weight`), this.#p(`${u.name}.bias`));
+      const up = note(u.name, this.#up(h, u.name, u.cout));
       let skip = skips.pop()!;
       if (this.config.padding === "valid") {
-        skip = centerCrop(skip, up.shape.slice(2) as [number, number, number]);
+        const size = up[0].shape.slice(2) as [number, number, number];
+        skip = skip.map((t) => centerCrop(t, size));
       }
-      h = concat(up, skip);
-      for (const s of this.plan.dec[k]) h = this.#block(h, s);
+      h = note(`${this.plan.dec[k][0].name} input`, this.#join([...up, ...skip]));
+      for (const s of this.plan.dec[k]) h = note(s.name, this.#block(h, s));
     });
-    return conv3d(h, this.#p("head.weight"), this.#p("head.bias"), { padding: "same" });
+    this.lastSplits = splits;
+    const w = this.#p("head.weight"), b = this.#p("head.bias");
+    const hs = starts(h);
+    return sumAll(
+      h.map((t, i) =>
+        conv3d(t, sliceBlock(w, [0, w.shape[0]], [hs[i], t.shape[1]]), i === 0 ? b : null, {
+          padding: "same",
+        })
+      ),
+    );
   }
+
+  /**
+   * The layers of the last `forward` computed in several channel groups, with their group counts
+   * (empty when every activation fitted one binding).
+   */
+  lastSplits: ReadonlyMap<string, number> = new Map();
 
   /** Frees every parameter and buffer (and their gradients). */
   dispose(): void {

@@ -4,7 +4,7 @@
  * Plain functions on tensors, not recorded on the tape (src/ops/conv3d.ts wraps them with autograd).
  */
 import { gpu } from "../gpu/runtime.ts";
-import { ShapeError } from "../gpu/errors.ts";
+import { GpuLimitError, ShapeError } from "../gpu/errors.ts";
 import { Tensor } from "../tensor.ts";
 import { mergeMoments } from "./reduce.ts";
 
@@ -301,6 +301,8 @@ export function conv3dInputGradFast(
 
 /** Voxel quads one weight-gradient workgroup sums by default (a multiple of 3: 86 steps of its K loop). */
 const CHUNK = 258;
+/** Most voxel quads of one chunk (a multiple of 3: 1000 steps of the K loop, about 60 iterations each). */
+const MAX_CHUNK = 3000;
 /** Most chunks the partial sums may have: `sum_partials` loops this often at most. */
 const MAX_CHUNKS = 1024;
 
@@ -340,7 +342,18 @@ export function conv3dWeightGradFast(
   // the voxels are reduced in quads of 4 along a row (rows padded to a multiple of 4)
   const qw = Math.ceil(o[2] / 4);
   const quads = n * o[0] * o[1] * qw;
-  const chunk = Math.max(CHUNK, Math.ceil(quads / MAX_CHUNKS / 3) * 3);
+  // the partial sums [chunks, weights] must fit one binding too: fewer, longer chunks where they would not
+  const fit = Math.floor(gpu().maxBinding / (4 * cout * cols));
+  if (fit < 1) throw new GpuLimitError(`${op}: the gradient of ${cout * cols} weights exceeds one binding`);
+  const chunk = Math.max(CHUNK, Math.ceil(quads / Math.min(MAX_CHUNKS, fit) / 3) * 3);
+  if (chunk > MAX_CHUNK) {
+    // an invocation loops about 20 chunk times: past lavapipe's 65535 iterations it would stop silently
+    throw new GpuLimitError(
+      `${op}: the gradient of ${cout * cols} weights over ${
+        quads * 4
+      } voxels needs more partial sums than one binding holds`,
+    );
+  }
   const chunks = Math.ceil(quads / chunk);
   const mtiles = Math.ceil(cout / t.bm);
   const ntiles = Math.ceil(cols / t.bn);

@@ -1,7 +1,9 @@
 /**
- * Layout ops on NCDHW tensors: channel concatenation (the U-Net's skip connections; buffer copies)
- * and centre cropping of the spatial dims (valid-padding skips; shaders/layout.wgsl), each with its
- * backward pass (split, zero padding). Also the rank check the other NCDHW op families share.
+ * Layout ops on NCDHW tensors: channel concatenation (the U-Net's skip connections; buffer copies),
+ * centre cropping of the spatial dims (valid-padding skips; shaders/layout.wgsl), and blocks of the
+ * first two dims of any tensor (slices of weights [Cout, Cin, ...] for a layer computed in channel
+ * groups), each with its backward pass (split, zero padding). Also the rank check the other NCDHW op
+ * families share.
  */
 import { gpu } from "../gpu/runtime.ts";
 import { ShapeError } from "../gpu/errors.ts";
@@ -42,31 +44,93 @@ function sliceChannels(x: Tensor, c0: number, cn: number): Tensor {
  * [N, Ca + Cb, D, H, W]. The backward splits the gradient back into the two channel ranges.
  */
 export function concat(a: Tensor, b: Tensor): Tensor {
-  const [n, ca, ...sa] = dims5("concat", a);
-  const [nb, cb, ...sb] = dims5("concat", b);
-  if (n !== nb || sa.some((v, i) => v !== sb[i])) {
-    throw new ShapeError(`concat: [${a.shape}] and [${b.shape}] differ outside the channel dim`);
+  return concatChannels([a, b]);
+}
+
+/**
+ * Concatenates tensors [N, C_i, D, H, W] along the channels (in order) into [N, sum C_i, D, H, W].
+ * The backward splits the gradient back into the channel ranges.
+ */
+export function concatChannels(parts: readonly Tensor[]): Tensor {
+  if (!parts.length) throw new ShapeError("concat: nothing to concatenate");
+  const [n, , ...space] = dims5("concat", parts[0]);
+  for (const p of parts) {
+    const [np, , ...sp] = dims5("concat", p);
+    if (np !== n || sp.some((v, i) => v !== space[i])) {
+      throw new ShapeError(`concat: [${parts[0].shape}] and [${p.shape}] differ outside the channel dim`);
+    }
   }
-  const out = Tensor.empty([n, ca + cb, ...sa]);
-  copyChannels(a, 0, out, 0, ca);
-  copyChannels(b, 0, out, ca, cb);
+  const starts: number[] = [];
+  let c = 0;
+  for (const p of parts) {
+    starts.push(c);
+    c += p.shape[1];
+  }
+  const out = Tensor.empty([n, c, ...space]);
+  parts.forEach((p, i) => copyChannels(p, 0, out, starts[i], p.shape[1]));
   return record(out, {
     name: "concat",
-    inputs: [a, b],
-    backward: (g) => [
-      a.requiresGrad ? sliceChannels(g, 0, ca) : null,
-      b.requiresGrad ? sliceChannels(g, ca, cb) : null,
-    ],
+    inputs: parts,
+    backward: (g) => parts.map((p, i) => (p.requiresGrad ? sliceChannels(g, starts[i], p.shape[1]) : null)),
+  });
+}
+
+/** `x` viewed as [A, B, R]: its first dim, its second (1 for a vector), and the rest flattened. */
+function blockView(x: Tensor): [number, number, number] {
+  const [a, b = 1] = x.shape;
+  return [a, b, x.size / Math.max(1, a * b)];
+}
+
+/**
+ * The block `[rows[0], rows[0] + rows[1])` x `[cols[0], cols[0] + cols[1])` of the first two dims of
+ * `x` (all of the second when `cols` is absent; a vector has only the first): for weights
+ * [Cout, Cin, k, k, k] or [Cin, Cout, ...], the slice that maps one channel group to another. Returns
+ * `x` itself when the block is the whole tensor. Recorded; the backward pads the gradient with zeros.
+ */
+export function sliceBlock(
+  x: Tensor,
+  rows: readonly [number, number],
+  cols?: readonly [number, number],
+): Tensor {
+  const [a, b, r] = blockView(x);
+  const [r0, rn] = rows;
+  const [c0, cn] = cols ?? [0, b];
+  const ok = (start: number, count: number, size: number) =>
+    Number.isInteger(start) && Number.isInteger(count) && start >= 0 && count >= 1 && start + count <= size;
+  if (x.dtype !== "f32" || !ok(r0, rn, a) || !ok(c0, cn, b) || (x.shape.length < 2 && cols && cn !== 1)) {
+    throw new ShapeError(`sliceBlock: no block [${rows}] x [${cols ?? "all"}] in ${x.dtype} [${x.shape}]`);
+  }
+  if (rn === a && cn === b) return x;
+  const shape = x.shape.length < 2 ? [rn] : [rn, cn, ...x.shape.slice(2)];
+  const out = runWindow(x, [a, b, r], shape, [rn, cn, r], [r0, c0, 0]);
+  return record(out, {
+    name: "sliceBlock",
+    inputs: [x],
+    backward: (g) => [runWindow(g, [rn, cn, r], x.shape, [a, b, r], [-r0, -c0, 0])],
   });
 }
 
 /** `out[.., z, y, x] = x[.., z + off[0], y + off[1], x + off[2]]`, 0 outside `x`. */
 function window(x: Tensor, size: readonly number[], off: readonly number[]): Tensor {
-  const out = Tensor.empty([x.shape[0], x.shape[1], ...size]);
+  return runWindow(x, x.shape.slice(2), [x.shape[0], x.shape[1], ...size], size, off);
+}
+
+/**
+ * The window kernel on `x` seen as [.., ...inner] with the last three dims `inner`: a new tensor of
+ * `shape` whose elements, seen as [.., ...size], are `x` shifted by `off` (0 outside `x`).
+ */
+function runWindow(
+  x: Tensor,
+  inner: readonly number[],
+  shape: readonly number[],
+  size: readonly number[],
+  off: readonly number[],
+): Tensor {
+  const out = Tensor.empty(shape);
   gpu().run({
     shader: SHADER,
     entry: "window",
-    params: [out.size, ...x.shape.slice(2), ...size, ...off],
+    params: [out.size, ...inner, ...size, ...off],
     paramTypes: "uuuuuuuiii",
     inputs: [x.buffer],
     outputs: [out.buffer],

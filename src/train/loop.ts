@@ -86,6 +86,11 @@ function iterationSeed(seed: number, stage: number, it: number): number {
   return (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(stage * 1_000_003 + it, 0xc2b2ae35)) >>> 0;
 }
 
+/** Seed of the initial weights of a stage's network (He initialisation). */
+export function modelSeed(seed: number, stage: number): number {
+  return seed * 31 + stage;
+}
+
 /** The stage's model written with its spec and provenance, so segmentation needs nothing else. */
 function modelMetadata(spec: StageSpec, extra: Record<string, string>): Record<string, string> {
   return { ...extra, stage: JSON.stringify(spec), labels: JSON.stringify(LABEL_NAMES) };
@@ -146,7 +151,7 @@ export async function trainStage(o: StageTrainOptions): Promise<StageTrainResult
       `${files.checkpoint} already exists: pass --resume to continue that run, or choose another --out`,
     );
   }
-  const model = new UNet3D(spec.unet, o.seed * 31 + spec.stage);
+  const model = new UNet3D(spec.unet, modelSeed(o.seed, spec.stage));
   const optimizer = makeOptimizer(model, settings);
   const validationIsTraining = o.validation.length === 0;
   const valVolumes = validationIsTraining ? o.train : o.validation;
