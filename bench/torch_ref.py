@@ -12,10 +12,13 @@ Protocol: one JSON request per line on stdin, one JSON answer per line on stdout
   {"cmd": "setup", "id", "op", "shape", "inputs": {name: file}, "plan"?}
                                                            -> {"ok": true} | {"ok": false, "error", "unsupported"?}
   {"cmd": "run", "id", "output": file}                    -> {"ok": true, "ms"} (one run; result written)
-  {"cmd": "time", "id", "reps", "warmup", "budget_ms"}    -> {"ok": true, "times_ms": [...]}
+  {"cmd": "time", "id", "reps", "warmup", "budget_ms", "min_reps"}
+                                                           -> {"ok": true, "times_ms": [...]}
   {"cmd": "free", "id"}                                   -> {"ok": true}
 Tensors are raw little-endian files: float32 NCDHW, labels uint32. Shapes and op names are those of
 bench/shapes.ts; conv weights [cout, cin, k, k, k], up-convolution weights [cin, cout, 2, 2, 2].
+A training step's result is its loss followed by every parameter's gradient, in the plan's order.
+"time" makes at most reps runs, stopping once budget_ms is spent but not before min_reps runs.
 Every timed run ends with torch.cuda.synchronize() on CUDA.
 """
 import argparse
@@ -47,6 +50,8 @@ def load(path, shape, dtype=torch.float32):
 
 
 def save(t, path):
+    if isinstance(t, (list, tuple)):
+        t = torch.cat([x.detach().reshape(-1) for x in t])
     t = t.detach().float().cpu().contiguous().reshape(-1)
     try:
         t.numpy().tofile(path)
@@ -169,13 +174,15 @@ class Case:
                 out = unet_output_size(cfg, [s["d"], s["h"], s["w"]])
                 labels = get("labels", [s["n"]] + out, "u32")
                 opt = torch.optim.SGD(list(params.values()), lr=1e-4, momentum=0.9)
+                order = [name for name, _ in req["plan"]["params"]]
 
                 def step():
                     opt.zero_grad(set_to_none=True)
                     loss = F.cross_entropy(net.forward(x), labels)
                     loss.backward()
                     opt.step()
-                    return loss.detach().reshape(1)
+                    # the loss before the update and the gradients it gave (the update leaves them)
+                    return [loss.detach().reshape(1)] + [params[name].grad for name in order]
                 self.fn = step
         else:
             raise Unsupported(f"unknown op {op}")
@@ -229,7 +236,8 @@ def main():
                     c.fn()
                 sync()
                 times, spent = [], 0.0
-                while len(times) < req["reps"] and (not times or spent < req["budget_ms"]):
+                least = max(1, req.get("min_reps", 1))
+                while len(times) < req["reps"] and (len(times) < least or spent < req["budget_ms"]):
                     t0 = time.perf_counter()
                     c.fn()
                     sync()

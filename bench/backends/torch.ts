@@ -4,12 +4,12 @@
  * (`pytorch-tf32`). Inputs travel as raw files in a temporary folder; the subprocess times its own
  * runs (each ended by `torch.cuda.synchronize()`) so that no pipe round trip is timed. For a whole
  * U-Net, our engine makes the weights (same seed) and hands them over, so the first training step's
- * loss and the inference logits are comparable with ours.
+ * loss and gradients and the inference logits are comparable with ours.
  */
 import { fileURLToPath } from "node:url";
 import type { Case } from "../shapes.ts";
 import { presetConfig } from "../shapes.ts";
-import { type Backend, type CaseData, type Runner, Unsupported } from "./types.ts";
+import { type Backend, type CaseData, type Parts, type Runner, Unsupported } from "./types.ts";
 
 type Mode = "cpu" | "fp32" | "tf32";
 // deno-lint-ignore no-explicit-any
@@ -95,7 +95,7 @@ export class TorchBackend implements Backend {
       files[name] = path;
     };
     for (const k of ["x", "w", "b", "dy", "labels"] as const) if (data[k]) await put(k, data[k]!);
-    let plan: unknown = undefined;
+    let plan: UNetPlan | undefined = undefined;
     if (c.shape.kind === "unet") plan = await this.#unetWeights(c.shape.preset, data.seed ?? 0, put);
     const setup = await this.#ask({ cmd: "setup", id, op: c.op, shape: c.shape, inputs: files, plan });
     const cleanup = async () => {
@@ -114,10 +114,13 @@ export class TorchBackend implements Backend {
       run: async () => void check(await this.#ask({ cmd: "run", id, output })),
       output: async () => {
         const b = await Deno.readFile(output);
-        return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+        const all = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+        return c.op === "unet_train_step" ? stepParts(all, plan!.params) : all;
       },
-      measure: async (reps, budgetMs, warmup) =>
-        check(await this.#ask({ cmd: "time", id, reps, warmup, budget_ms: budgetMs })).times_ms,
+      measure: async (reps, budgetMs, warmup, minReps) => {
+        const req = { cmd: "time", id, reps, warmup, budget_ms: budgetMs, min_reps: minReps };
+        return check(await this.#ask(req)).times_ms;
+      },
       dispose: async () => {
         await this.#ask({ cmd: "free", id });
         await cleanup();
@@ -131,7 +134,7 @@ export class TorchBackend implements Backend {
     preset: "paper" | "fast",
     seed: number,
     put: (name: string, a: Float32Array) => Promise<void>,
-  ): Promise<unknown> {
+  ): Promise<UNetPlan> {
     let m, g;
     try {
       g = await import("../../src/io/gpu.ts");
@@ -165,6 +168,30 @@ export class TorchBackend implements Backend {
     }
     if (this.#dir) await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
   }
+}
+
+/** What the subprocess is told about a U-Net: our channel plan, the configuration, the parameters. */
+interface UNetPlan {
+  params: [string, readonly number[]][];
+  [k: string]: unknown;
+}
+
+/**
+ * A training step's result as the subprocess writes it (the loss, then every parameter's gradient in
+ * the plan's order, all flat) split into the named `Parts` that ours gives.
+ */
+export function stepParts(all: Float32Array, params: readonly [string, readonly number[]][]): Parts {
+  const parts = new Map<string, Float32Array>([["loss", all.subarray(0, 1)]]);
+  let at = 1;
+  for (const [name, shape] of params) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    parts.set(`grad:${name}`, all.subarray(at, at + n));
+    at += n;
+  }
+  if (at !== all.length) {
+    throw new Error(`the training step's result has ${all.length} values, the loss and gradients ${at}`);
+  }
+  return parts;
 }
 
 /** The lines of a byte stream. */
