@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """PyTorch reference for `deno task bench` (bench/backends/torch.ts starts it; not run by hand).
 
-Usage: python3 bench/torch_ref.py --mode cpu|fp32|tf32 [--threads N]
+Usage: python3 bench/torch_ref.py --mode cpu|f64|fp32|tf32 [--threads N]
 
   cpu   the CPU, torch.set_num_threads(N) (2 by default: the project's machines have 2 cores)
+  f64   the CPU in float64 (inputs widened from float32, results written as float32): a reference
+        to check the float32 backends against
   fp32  CUDA, float32 with TF32 off for matmul and cuDNN
   tf32  CUDA, TF32 allowed (Ampere and later)
 
@@ -45,7 +47,7 @@ def load(path, shape, dtype=torch.float32):
     if dtype == "u32":  # labels: read as int32 (they are small), index with int64
         t = torch.frombuffer(raw, dtype=torch.int32).long()
     else:
-        t = torch.frombuffer(raw, dtype=dtype)
+        t = torch.frombuffer(raw, dtype=dtype).to(torch.get_default_dtype())
     return t.reshape(shape)
 
 
@@ -190,13 +192,15 @@ class Case:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--mode", choices=["cpu", "fp32", "tf32"], required=True)
+    ap.add_argument("--mode", choices=["cpu", "f64", "fp32", "tf32"], required=True)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    if args.mode == "cpu":
+    if args.mode in ("cpu", "f64"):
         torch.set_num_threads(args.threads)
+        if args.mode == "f64":
+            torch.set_default_dtype(torch.float64)
         dev = torch.device("cpu")
-        desc = f"CPU, {torch.get_num_threads()} threads"
+        desc = f"CPU, {torch.get_num_threads()} threads{', float64' if args.mode == 'f64' else ''}"
         sync = lambda: None  # noqa: E731
     else:
         if not torch.cuda.is_available():

@@ -24,7 +24,7 @@ import {
   type Selection,
   tableOf,
 } from "../bench/report.ts";
-import { type Backend, type BackendName, BACKENDS } from "../bench/backends/types.ts";
+import { type Backend, type BackendName, BACKENDS, DEFAULT_BACKENDS } from "../bench/backends/types.ts";
 import { createBackend } from "../bench/backends/index.ts";
 import { startGpu } from "../src/io/gpu.ts";
 
@@ -32,8 +32,9 @@ const HELP = `deno task bench [options]
 
 Times our WebGPU kernels (forward and backward) and a whole U-Net training step and inference tile
 against reference backends, on the layer shapes of the U-Net presets (the paper's 132x132x116 tile,
-each level halving). Every backend's result is checked against ours (relative error; a training step:
-its loss and every parameter's gradient) before it is timed; a time is the median of at least
+each level halving). Every backend's result is checked against the baseline (ours, or the first
+backend of the row that gives a result) before it is timed: relative error, tensor by tensor for a
+training step (its loss and every parameter's gradient); a time is the median of at least
 ${MIN_WARM_RUNS} warm runs, each awaited until the device is done. A time from fewer runs (a single
 cold run past --max-run, or --reps below ${MIN_WARM_RUNS}) says so in the table and gets no ratio.
 Progress goes to stderr, one line per row; the table (Markdown) to stdout.
@@ -43,7 +44,8 @@ Options:
   --json FILE         also write the results as JSON: {adapter, commit, date, results: [{op, shape,
                       backend, ms, gflops, ...}]}; rows that could not run have "error" instead of "ms"
   --only OPS          comma-separated ops (default: all): ${OPS.join(", ")}
-  --backends LIST     comma-separated backends (default: all): ${BACKENDS.join(", ")}
+  --backends LIST     comma-separated backends, the first that gives a result being the baseline
+                      (default: all but pytorch-f64): ${BACKENDS.join(", ")}
   --filter TEXTS      only the shapes whose label contains one of the comma-separated TEXTS
                       (e.g. "32->64" or "64->8,128->256")
   --reps N            timed runs per row at most (default 5; --quick: 3)
@@ -62,7 +64,9 @@ Backends: ours (src/ops on its WebGPU adapter), ours-f16 (our half-precision pat
 and adapter have one), typescript (plain float32 loops, the floor), jax-js (WebGPU) and jax-js-wasm,
 tfjs-webgpu and tfjs-cpu (TensorFlow.js 4.22), onnxruntime (onnxruntime-node, CPU, forward ops),
 pytorch-cpu / pytorch-fp32 / pytorch-tf32 (bench/torch_ref.py in a python3 subprocess, when torch
-imports; CUDA rows need a CUDA device). A backend that cannot run an op says so in its row.
+imports; CUDA rows need a CUDA device), and pytorch-f64, PyTorch on the CPU in float64: named first
+in --backends, it is the reference every other result is checked against. A backend that cannot run
+an op says so in its row.
 
 Environment: BENCH_CONV=direct|tiled picks our convolution kernels (default: what conv3d dispatches
 to); BENCH_PYTHON names the python3 that has torch; BENCH_TORCH_THREADS sets pytorch-cpu's threads (2).`;
@@ -134,7 +138,9 @@ async function main(): Promise<void> {
     return;
   }
   const ops = list<OpName>(values.only, OPS, "op");
-  const names = list<BackendName>(values.backends, BACKENDS, "backend");
+  const names = values.backends === undefined
+    ? [...DEFAULT_BACKENDS]
+    : list<BackendName>(values.backends, BACKENDS, "backend");
   const filters = values.filter?.split(",").map((f) => f.trim()).filter(Boolean);
   if (values.table) {
     const files = values.table.split(",").map((f) => f.trim()).filter(Boolean);
@@ -193,7 +199,7 @@ async function main(): Promise<void> {
   };
   // the JSON is rewritten after every row, so that a run cut short keeps what it measured
   const save = async () => {
-    if (values.json) await Deno.writeTextFile(values.json, JSON.stringify(report, null, 1) + "\n");
+    if (values.json) await Deno.writeTextFile(values.json, JSON.stringify(report, null, 2) + "\n");
   };
   for (const c of todo) {
     const data = caseData(c);

@@ -20,7 +20,7 @@ import {
   TOLERANCE,
   warmRuns,
 } from "../bench/harness.ts";
-import { type Case, cases, OPS } from "../bench/shapes.ts";
+import { type Case, cases, type OpName, OPS } from "../bench/shapes.ts";
 import {
   type Backend,
   type BackendName,
@@ -35,6 +35,8 @@ import { stepParts, TorchBackend } from "../bench/backends/torch.ts";
 import { caseData } from "../bench/data.ts";
 import { FAST_UNET, UNet3D } from "../src/nn/unet3d.ts";
 import { setupGpu } from "./_helpers.ts";
+import { parseReport, tableOf } from "../bench/report.ts";
+import { parseArgs } from "node:util";
 
 Deno.test("bench --quick: one op on ours and the TypeScript floor gives a well-formed report", async () => {
   const json = await Deno.makeTempFile({ suffix: ".json" });
@@ -481,4 +483,71 @@ Deno.test({
       await pytorch.close();
     }
   },
+});
+
+/** A Markdown table block with layout, line breaks and padding taken out, rows cell by cell. */
+function normalised(text: string): string {
+  return text.split("\n").map((l) => l.trim())
+    .filter((l) => l && !/^\|[\s:|-]+\|$/.test(l))
+    .map((l) => l.startsWith("|") ? `\n${l.split("|").map((c) => c.trim()).join("|")}\n` : l)
+    .join(" ").replace(/[ \t]+/g, " ").replace(/ ?\n ?/g, "\n");
+}
+
+Deno.test("bench/RESULTS.md: every table is what its JSON prints under the current rules, commit included", async () => {
+  const root = new URL("../", import.meta.url);
+  const md = await Deno.readTextFile(new URL("bench/RESULTS.md", root));
+  const blocks = [...md.matchAll(/<!-- deno task bench --table (.+?) -->\n([\s\S]*?)<!-- end of table -->/g)];
+  assert.ok(blocks.length >= 6, `${blocks.length} tables`);
+  for (const [, command, shown] of blocks) {
+    const args = [...command.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]);
+    const { values, positionals } = parseArgs({
+      args,
+      options: { only: { type: "string" }, backends: { type: "string" }, filter: { type: "string" } },
+      allowPositionals: true,
+    });
+    assert.equal(positionals.length, 1, command);
+    const reports = [];
+    for (const file of positionals[0].split(",")) {
+      reports.push({ file, report: parseReport(await Deno.readTextFile(new URL(file, root)), file) });
+    }
+    const printed = tableOf(reports, {
+      ...values.only ? { ops: values.only.split(",") as OpName[] } : {},
+      ...values.backends ? { backends: values.backends.split(",") as BackendName[] } : {},
+      ...values.filter ? { filters: values.filter.split(",") } : {},
+    });
+    assert.equal(normalised(shown), normalised(printed), `the table of --table ${command}`);
+    // the commit it cites is the one its JSON records
+    for (const { report } of reports) {
+      assert.ok(normalised(shown).includes(`commit ${report.commit};`), command);
+    }
+  }
+  // nothing points at a design document that is not in the repository
+  for (const m of md.matchAll(/[\w./-]*DESIGN\.md/g)) {
+    assert.ok(await Deno.stat(new URL(m[0], new URL("bench/", root))).catch(() => null), m[0]);
+  }
+});
+
+Deno.test("bench --table: a file that is not a report gets one line naming it", async () => {
+  const bad = await Deno.makeTempFile({ suffix: ".json" });
+  try {
+    await Deno.writeTextFile(bad, "{not json");
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-env",
+        new URL("../cli/bench.ts", import.meta.url).pathname,
+        "--table",
+        bad,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr).trim();
+    assert.equal(out.code, 1);
+    assert.equal(err.split("\n").length, 1, err);
+    assert.ok(err.startsWith(`error: ${bad}: not JSON`), err);
+  } finally {
+    await Deno.remove(bad);
+  }
 });

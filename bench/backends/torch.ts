@@ -1,7 +1,8 @@
 /**
  * PyTorch in a python3 subprocess (bench/torch_ref.py), where `import torch` works: on the CPU with
- * 2 threads (`pytorch-cpu`), and on CUDA in float32 with TF32 off (`pytorch-fp32`) and with TF32
- * (`pytorch-tf32`). Inputs travel as raw files in a temporary folder; the subprocess times its own
+ * 2 threads (`pytorch-cpu`), the same in float64 (`pytorch-f64`, a reference: put it first in
+ * `--backends` and every other result is checked against it), and on CUDA in float32 with TF32 off
+ * (`pytorch-fp32`) and with TF32 (`pytorch-tf32`). Inputs travel as raw files in a temporary folder; the subprocess times its own
  * runs (each ended by `torch.cuda.synchronize()`) so that no pipe round trip is timed. For a whole
  * U-Net, our engine makes the weights (same seed) and hands them over, so the first training step's
  * loss and gradients and the inference logits are comparable with ours.
@@ -11,7 +12,7 @@ import type { Case } from "../shapes.ts";
 import { presetConfig } from "../shapes.ts";
 import { type Backend, type CaseData, type Parts, type Runner, Unsupported } from "./types.ts";
 
-type Mode = "cpu" | "fp32" | "tf32";
+type Mode = "cpu" | "f64" | "fp32" | "tf32";
 // deno-lint-ignore no-explicit-any
 type Answer = { ok: boolean; error?: string; unsupported?: boolean; [k: string]: any };
 
@@ -42,7 +43,7 @@ async function findTorch(): Promise<{ python: string; version: string } | null> 
 
 /** PyTorch in one mode, through one long-lived subprocess. */
 export class TorchBackend implements Backend {
-  readonly name: "pytorch-cpu" | "pytorch-fp32" | "pytorch-tf32";
+  readonly name: "pytorch-cpu" | "pytorch-f64" | "pytorch-fp32" | "pytorch-tf32";
   readonly tolerance?: number;
   #proc: Deno.ChildProcess | null = null;
   #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
@@ -52,7 +53,7 @@ export class TorchBackend implements Backend {
   #next = 0;
 
   constructor(readonly mode: Mode) {
-    this.name = mode === "cpu" ? "pytorch-cpu" : mode === "fp32" ? "pytorch-fp32" : "pytorch-tf32";
+    this.name = `pytorch-${mode}` as const;
     // TF32 keeps 10 mantissa bits: errors near 1e-3 are expected, not a fault
     if (mode === "tf32") this.tolerance = 1e-2;
   }

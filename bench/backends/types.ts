@@ -16,11 +16,14 @@ export const BACKENDS = [
   "tfjs-cpu",
   "onnxruntime",
   "pytorch-cpu",
+  "pytorch-f64",
   "pytorch-fp32",
   "pytorch-tf32",
 ] as const;
 /** One backend of the benchmark. */
 export type BackendName = typeof BACKENDS[number];
+/** The backends a run without `--backends` uses: all but the float64 reference, which is for checks. */
+export const DEFAULT_BACKENDS: readonly BackendName[] = BACKENDS.filter((b) => b !== "pytorch-f64");
 
 /**
  * Host data of one case, shared by every backend (all NCDHW, float32 unless said otherwise):
