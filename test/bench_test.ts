@@ -31,7 +31,7 @@ import {
 } from "../bench/backends/types.ts";
 import { oneNodeModel } from "../bench/backends/onnx.ts";
 import { OursBackend } from "../bench/backends/ours.ts";
-import { stepParts, TorchBackend } from "../bench/backends/torch.ts";
+import { findTorch, stepParts, TorchBackend } from "../bench/backends/torch.ts";
 import { caseData } from "../bench/data.ts";
 import { FAST_UNET, UNet3D } from "../src/nn/unet3d.ts";
 import { setupGpu } from "./_helpers.ts";
@@ -457,8 +457,7 @@ Deno.test("bench check: our training step with one wrong gradient is WRONG, thou
   assert.match(t, /WRONG \(rel\.err 0\.10 in grad:down1\.conv0\.weight\)/);
 });
 
-const torch = await new Deno.Command("/usr/bin/python3", { args: ["-c", "import torch"], stderr: "null" })
-  .output().then((o) => o.success, () => false);
+const torch = (await findTorch()) !== null;
 
 Deno.test({
   name:

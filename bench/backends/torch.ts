@@ -25,7 +25,7 @@ function pythons(): string[] {
 }
 
 /** The first interpreter that imports torch, with torch's version; null when none does. */
-async function findTorch(): Promise<{ python: string; version: string } | null> {
+export async function findTorch(): Promise<{ python: string; version: string } | null> {
   for (const python of pythons()) {
     try {
       const o = await new Deno.Command(python, {
