@@ -32,10 +32,11 @@ export interface Row {
   error?: string;
   /**
    * Normwise relative error against the baseline: max |a - b| / max |b|; for a result of several
-   * tensors (a training step), the largest of the tensors' errors (see `compareOutputs`).
+   * tensors (a training step), that of the tensor furthest past (or nearest to) its tolerance (see
+   * `compareOutputs`).
    */
   relError?: number;
-  /** For a result of several tensors: the one with the largest relative error. */
+  /** For a result of several tensors: the tensor `relError` belongs to. */
   worst?: string;
   /** For a result of several tensors: each one's relative error. */
   relErrors?: Record<string, number>;

@@ -43,9 +43,9 @@ bench() {
   local extra=()
   # smoke: the same options on the --quick stand-ins of two shapes (a later --filter replaces the first)
   [ $smoke = 1 ] && extra=(--quick --filter "13x14x15,16x16x20")
-  echo "== $name (at most $limit s): deno task bench $* ${extra[*]}"
+  echo "== $name (at most $limit s): deno task bench $* ${extra[*]+${extra[*]}}"
   local t0=$SECONDS
-  timeout "$limit" deno task bench "$@" "${extra[@]}" --json "$prefix-$name.json" >"$prefix-$name.log" 2>&1
+  timeout "$limit" deno task bench "$@" ${extra[@]+"${extra[@]}"} --json "$prefix-$name.json" >"$prefix-$name.log" 2>&1
   echo "   exit $?, $((SECONDS - t0)) s; $(grep -c '' "$prefix-$name.log") lines of log"
 }
 
