@@ -39,7 +39,7 @@ const g = await startGpu();
 const cores = navigator.hardwareConcurrency;
 console.log(`adapter: ${g.adapterName}`);
 
-/** [n, cin, cout, size, k, pad]: the U-Net layer shapes of the task, or `--shapes "1,16,16,32,3,1;..."`. */
+/** [n, cin, cout, size, k, pad]: the U-Net presets' layer shapes, or `--shapes "1,16,16,32,3,1;..."`. */
 const SHAPES: number[][] = args.includes("--shapes")
   ? opt("shapes", "").split(";").map((r) => r.split(",").map(Number))
   : [[1, 16, 16, 32, 3, 1], [1, 32, 32, 16, 3, 1], [1, 1, 16, 32, 3, 1]];

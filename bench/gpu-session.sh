@@ -1,8 +1,7 @@
 #!/bin/bash
-# Everything a lent GPU session measures, in one run (at most 8 minutes; see bench/RESULTS.md). Here:
-#   bash ../shared/tools/gpu/prep.sh
-# then the device tool's `run` with carry [".gpu"], timeout_s 560, and the command
-#   bash .gpu/on-device.sh bash bench/gpu-session.sh
+# Everything to measure on a machine with a GPU, in one run of at most 8 minutes (see bench/RESULTS.md).
+# From the repository root, with Deno (and, for the PyTorch rows, a python3 that imports torch with CUDA):
+#   OUT=/some/folder bash bench/gpu-session.sh
 # Each step has its own time limit, so a slow one cannot eat the others' minutes; every result lands in
 # $OUT (tests.txt, bench.json/.txt, profile-*.txt, segment-*.json).
 set -u

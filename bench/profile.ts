@@ -1,7 +1,8 @@
 /**
  * Where the time of a U-Net step goes on this adapter: every kernel launch timed on the device with
  * timestamp queries (`Gpu.startProfile`), summed per kernel. The timed runs submit one pass per launch,
- * so the total is above a normal run's; the shares are what this script is for.
+ * so the total is above a normal run's; the shares are what this script is for. The plain time of a
+ * step, before profiling, is the median of `--steps` warm steps, each awaited on its own.
  *
  *   deno run -A bench/profile.ts [--preset fast|paper] [--base 8] [--size 40] [--mode train|infer] [--steps 2]
  *
@@ -17,6 +18,7 @@ import { outputSize, UNet3D } from "../src/nn/unet3d.ts";
 import { Adam } from "../src/optim/adam.ts";
 import { Rng } from "../src/util/random.ts";
 import { presetConfig } from "./shapes.ts";
+import { median } from "./harness.ts";
 
 const { values } = parseArgs({
   options: {
@@ -58,20 +60,27 @@ function step(): void {
 
 step(); // warm-up: compiles every pipeline
 await g.sync();
-let t0 = performance.now();
-for (let i = 0; i < steps; i++) step();
-await g.sync();
-const plain = (performance.now() - t0) / steps;
+const times: number[] = [];
+for (let i = 0; i < steps; i++) {
+  const t = performance.now();
+  step();
+  await g.sync();
+  times.push(performance.now() - t);
+}
+const plain = median(times);
 
 g.startProfile();
-t0 = performance.now();
+const t0 = performance.now();
 for (let i = 0; i < steps; i++) step();
 const rows = await g.stopProfile();
 const timed = (performance.now() - t0) / steps;
 const total = rows.reduce((a, r) => a + r.ms, 0) / steps;
 
 console.log(`adapter: ${gpu().adapterName}`);
-console.log(`${preset} U-Net, ${values.mode} step on ${d}x${h}x${w}: ${plain.toFixed(0)} ms a step`);
+console.log(
+  `${preset} U-Net, ${values.mode} step on ${d}x${h}x${w}: ${plain.toFixed(0)} ms a step ` +
+    `(median of ${steps} warm steps: ${times.map((t) => t.toFixed(0)).join(", ")} ms)`,
+);
 console.log(`profiled: ${timed.toFixed(0)} ms a step, of which ${total.toFixed(0)} ms in kernels\n`);
 console.log("kernel".padEnd(40) + "launches".padStart(9) + "ms/step".padStart(10) + "share".padStart(8));
 for (const r of rows) {

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """PyTorch reference for `deno task bench` (bench/backends/torch.ts starts it; not run by hand).
 
-Usage: python3 bench/torch_ref.py --mode cpu|fp32|tf32 [--threads N]
+Usage: python3 bench/torch_ref.py --mode cpu|f64|fp32|tf32 [--threads N]
 
   cpu   the CPU, torch.set_num_threads(N) (2 by default: the project's machines have 2 cores)
+  f64   the CPU in float64 (inputs widened from float32, results written as float32): a reference
+        to check the float32 backends against
   fp32  CUDA, float32 with TF32 off for matmul and cuDNN
   tf32  CUDA, TF32 allowed (Ampere and later)
 
@@ -12,10 +14,13 @@ Protocol: one JSON request per line on stdin, one JSON answer per line on stdout
   {"cmd": "setup", "id", "op", "shape", "inputs": {name: file}, "plan"?}
                                                            -> {"ok": true} | {"ok": false, "error", "unsupported"?}
   {"cmd": "run", "id", "output": file}                    -> {"ok": true, "ms"} (one run; result written)
-  {"cmd": "time", "id", "reps", "warmup", "budget_ms"}    -> {"ok": true, "times_ms": [...]}
+  {"cmd": "time", "id", "reps", "warmup", "budget_ms", "min_reps"}
+                                                           -> {"ok": true, "times_ms": [...]}
   {"cmd": "free", "id"}                                   -> {"ok": true}
 Tensors are raw little-endian files: float32 NCDHW, labels uint32. Shapes and op names are those of
 bench/shapes.ts; conv weights [cout, cin, k, k, k], up-convolution weights [cin, cout, 2, 2, 2].
+A training step's result is its loss followed by every parameter's gradient, in the plan's order.
+"time" makes at most reps runs, stopping once budget_ms is spent but not before min_reps runs.
 Every timed run ends with torch.cuda.synchronize() on CUDA.
 """
 import argparse
@@ -42,11 +47,13 @@ def load(path, shape, dtype=torch.float32):
     if dtype == "u32":  # labels: read as int32 (they are small), index with int64
         t = torch.frombuffer(raw, dtype=torch.int32).long()
     else:
-        t = torch.frombuffer(raw, dtype=dtype)
+        t = torch.frombuffer(raw, dtype=dtype).to(torch.get_default_dtype())
     return t.reshape(shape)
 
 
 def save(t, path):
+    if isinstance(t, (list, tuple)):
+        t = torch.cat([x.detach().reshape(-1) for x in t])
     t = t.detach().float().cpu().contiguous().reshape(-1)
     try:
         t.numpy().tofile(path)
@@ -169,13 +176,15 @@ class Case:
                 out = unet_output_size(cfg, [s["d"], s["h"], s["w"]])
                 labels = get("labels", [s["n"]] + out, "u32")
                 opt = torch.optim.SGD(list(params.values()), lr=1e-4, momentum=0.9)
+                order = [name for name, _ in req["plan"]["params"]]
 
                 def step():
                     opt.zero_grad(set_to_none=True)
                     loss = F.cross_entropy(net.forward(x), labels)
                     loss.backward()
                     opt.step()
-                    return loss.detach().reshape(1)
+                    # the loss before the update and the gradients it gave (the update leaves them)
+                    return [loss.detach().reshape(1)] + [params[name].grad for name in order]
                 self.fn = step
         else:
             raise Unsupported(f"unknown op {op}")
@@ -183,13 +192,15 @@ class Case:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--mode", choices=["cpu", "fp32", "tf32"], required=True)
+    ap.add_argument("--mode", choices=["cpu", "f64", "fp32", "tf32"], required=True)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    if args.mode == "cpu":
+    if args.mode in ("cpu", "f64"):
         torch.set_num_threads(args.threads)
+        if args.mode == "f64":
+            torch.set_default_dtype(torch.float64)
         dev = torch.device("cpu")
-        desc = f"CPU, {torch.get_num_threads()} threads"
+        desc = f"CPU, {torch.get_num_threads()} threads{', float64' if args.mode == 'f64' else ''}"
         sync = lambda: None  # noqa: E731
     else:
         if not torch.cuda.is_available():
@@ -229,7 +240,8 @@ def main():
                     c.fn()
                 sync()
                 times, spent = [], 0.0
-                while len(times) < req["reps"] and (not times or spent < req["budget_ms"]):
+                least = max(1, req.get("min_reps", 1))
+                while len(times) < req["reps"] and (len(times) < least or spent < req["budget_ms"]):
                     t0 = time.perf_counter()
                     c.fn()
                     sync()

@@ -10,12 +10,21 @@ import {
   Check,
   Estimator,
   measure,
+  MIN_WARM_RUNS,
   progressLine,
   type Row,
   table,
   type TimingOptions,
 } from "../bench/harness.ts";
-import { type Backend, type BackendName, BACKENDS } from "../bench/backends/types.ts";
+import {
+  type BenchReport,
+  labelSelected,
+  parseReport,
+  ReportError,
+  type Selection,
+  tableOf,
+} from "../bench/report.ts";
+import { type Backend, type BackendName, BACKENDS, DEFAULT_BACKENDS } from "../bench/backends/types.ts";
 import { createBackend } from "../bench/backends/index.ts";
 import { startGpu } from "../src/io/gpu.ts";
 
@@ -23,8 +32,11 @@ const HELP = `deno task bench [options]
 
 Times our WebGPU kernels (forward and backward) and a whole U-Net training step and inference tile
 against reference backends, on the layer shapes of the U-Net presets (the paper's 132x132x116 tile,
-each level halving). Every backend's result is checked against ours (relative error) before it is
-timed; a time is the median of repeated runs after warm-up, each awaited until the device is done.
+each level halving). Every backend's result is checked against the baseline (ours, or the first
+backend of the row that gives a result) before it is timed: relative error, tensor by tensor for a
+training step (its loss and every parameter's gradient); a time is the median of at least
+${MIN_WARM_RUNS} warm runs, each awaited until the device is done. A time from fewer runs (a single
+cold run past --max-run, or --reps below ${MIN_WARM_RUNS}) says so in the table and gets no ratio.
 Progress goes to stderr, one line per row; the table (Markdown) to stdout.
 
 Options:
@@ -32,22 +44,29 @@ Options:
   --json FILE         also write the results as JSON: {adapter, commit, date, results: [{op, shape,
                       backend, ms, gflops, ...}]}; rows that could not run have "error" instead of "ms"
   --only OPS          comma-separated ops (default: all): ${OPS.join(", ")}
-  --backends LIST     comma-separated backends (default: all): ${BACKENDS.join(", ")}
-  --filter TEXT       only the shapes whose label contains TEXT (e.g. "32->64")
+  --backends LIST     comma-separated backends, the first that gives a result being the baseline
+                      (default: all but pytorch-f64): ${BACKENDS.join(", ")}
+  --filter TEXTS      only the shapes whose label contains one of the comma-separated TEXTS
+                      (e.g. "32->64" or "64->8,128->256")
   --reps N            timed runs per row at most (default 5; --quick: 3)
   --warmup N          untimed runs before timing, the correctness run included (default 2; --quick: 1)
-  --budget S          seconds of timed runs per row; repetitions stop past it (default 10; --quick: 2)
+  --budget S          seconds of timed runs per row; repetitions stop past it, but never before
+                      ${MIN_WARM_RUNS} (default 10; --quick: 2)
   --max-run S         skip a row whose single run is estimated (from the backend's speed on the rows
-                      before it) to take longer than S seconds (default 120; --quick: 20)
+                      before it) to take longer than S seconds; a row whose correctness run alone
+                      takes longer keeps it as a cold time (default 120; --quick: 20)
   --table FILES       measure nothing: print the table of earlier --json files (comma-separated;
-                      a later file's row replaces an earlier one of the same op, shape and backend)
+                      a later file's row replaces an earlier one of the same op, shape and backend),
+                      with the rules above; --only, --backends and --filter select its rows
   -h, --help          this text
 
 Backends: ours (src/ops on its WebGPU adapter), ours-f16 (our half-precision path, where the engine
 and adapter have one), typescript (plain float32 loops, the floor), jax-js (WebGPU) and jax-js-wasm,
 tfjs-webgpu and tfjs-cpu (TensorFlow.js 4.22), onnxruntime (onnxruntime-node, CPU, forward ops),
 pytorch-cpu / pytorch-fp32 / pytorch-tf32 (bench/torch_ref.py in a python3 subprocess, when torch
-imports; CUDA rows need a CUDA device). A backend that cannot run an op says so in its row.
+imports; CUDA rows need a CUDA device), and pytorch-f64, PyTorch on the CPU in float64: named first
+in --backends, it is the reference every other result is checked against. A backend that cannot run
+an op says so in its row.
 
 Environment: BENCH_CONV=direct|tiled picks our convolution kernels (default: what conv3d dispatches
 to); BENCH_PYTHON names the python3 that has torch; BENCH_TORCH_THREADS sets pytorch-cpu's threads (2).`;
@@ -82,31 +101,19 @@ async function commit(): Promise<string> {
   }
 }
 
-/** The JSON document of a run. */
-export interface BenchReport {
-  adapter: string;
-  commit: string;
-  date: string;
-  quick: boolean;
-  devices: Partial<Record<BackendName, string>>;
-  results: Row[];
-}
-
-/** The merged table of earlier reports (see `--table`). */
-async function tableOf(files: string[]): Promise<string> {
-  const merged = new Map<string, Row>();
-  const devices: Partial<Record<BackendName, string>> = {};
-  const heads: string[] = [];
-  for (const f of files) {
-    const r: BenchReport = JSON.parse(await Deno.readTextFile(f));
-    heads.push(`- ${f}: adapter ${r.adapter}; commit ${r.commit}; ${r.date}${r.quick ? "; --quick" : ""}`);
-    Object.assign(devices, r.devices);
-    for (const row of r.results) merged.set(`${row.op}|${row.label}|${row.backend}`, row);
+/** The `--table` output of report files. */
+async function tableOfFiles(files: string[], only: Selection): Promise<string> {
+  const reports = [];
+  for (const file of files) {
+    let text;
+    try {
+      text = await Deno.readTextFile(file);
+    } catch (e) {
+      throw new ReportError(`${file}: cannot read (${(e as Error).message})`);
+    }
+    reports.push({ file, report: parseReport(text, file) });
   }
-  const rows = [...merged.values()];
-  const present = BACKENDS.filter((b) => rows.some((r) => r.backend === b));
-  const devs = Object.entries(devices).map(([name, d]) => `- ${name}: ${d}`);
-  return [...heads, "", table(rows, present), "", "Devices:", ...devs].join("\n");
+  return tableOf(reports, only);
 }
 
 async function main(): Promise<void> {
@@ -130,22 +137,29 @@ async function main(): Promise<void> {
     console.log(HELP);
     return;
   }
+  const ops = list<OpName>(values.only, OPS, "op");
+  const names = values.backends === undefined
+    ? [...DEFAULT_BACKENDS]
+    : list<BackendName>(values.backends, BACKENDS, "backend");
+  const filters = values.filter?.split(",").map((f) => f.trim()).filter(Boolean);
   if (values.table) {
-    console.log(await tableOf(values.table.split(",")));
+    const files = values.table.split(",").map((f) => f.trim()).filter(Boolean);
+    const only = {
+      ...values.only ? { ops } : {},
+      ...values.backends ? { backends: names } : {},
+      ...filters ? { filters } : {},
+    };
+    console.log(await tableOfFiles(files, only));
     return;
   }
   const quick = values.quick!;
-  const ops = list<OpName>(values.only, OPS, "op");
-  const names = list<BackendName>(values.backends, BACKENDS, "backend");
   const timing: TimingOptions = {
     reps: Math.max(1, Math.round(num(values.reps, quick ? 3 : 5, "reps"))),
     warmup: Math.max(1, Math.round(num(values.warmup, quick ? 1 : 2, "warmup"))),
     budgetS: num(values.budget, quick ? 2 : 10, "budget"),
     maxRunS: num(values["max-run"], quick ? 20 : 120, "max-run"),
   };
-  const todo: Case[] = cases(quick).filter((c) =>
-    ops.includes(c.op) && (!values.filter || c.label.includes(values.filter))
-  );
+  const todo: Case[] = cases(quick).filter((c) => ops.includes(c.op) && labelSelected(c.label, { filters }));
   let adapter = "none";
   try {
     adapter = (await startGpu()).adapterName;
@@ -185,7 +199,7 @@ async function main(): Promise<void> {
   };
   // the JSON is rewritten after every row, so that a run cut short keeps what it measured
   const save = async () => {
-    if (values.json) await Deno.writeTextFile(values.json, JSON.stringify(report, null, 1) + "\n");
+    if (values.json) await Deno.writeTextFile(values.json, JSON.stringify(report, null, 2) + "\n");
   };
   for (const c of todo) {
     const data = caseData(c);
@@ -228,7 +242,7 @@ async function main(): Promise<void> {
 }
 
 if (import.meta.main) {
-  await runCli(main);
+  await runCli(main, [ReportError]);
   // reference libraries keep devices and worker threads alive; the run is over
   Deno.exit(0);
 }

@@ -25,6 +25,8 @@ export async function createBackend(name: BackendName): Promise<Backend> {
       return new (await import("./onnx.ts")).OnnxBackend();
     case "pytorch-cpu":
       return new (await import("./torch.ts")).TorchBackend("cpu");
+    case "pytorch-f64":
+      return new (await import("./torch.ts")).TorchBackend("f64");
     case "pytorch-fp32":
       return new (await import("./torch.ts")).TorchBackend("fp32");
     case "pytorch-tf32":

@@ -111,7 +111,11 @@ function convRunner(op: Case["op"], s: ConvShape, data: CaseData): Runner {
   );
 }
 
-/** A whole U-Net: a training step (forward, loss, backward, SGD update) or an inference tile. */
+/**
+ * A whole U-Net: a training step (forward, loss, backward, SGD update) or an inference tile. A step's
+ * result is its loss and the gradient of every parameter (`Parts`): the gradients are cleared at the
+ * start of the next step instead of the end of this one, so they are still there to read.
+ */
 function unetRunner(op: Case["op"], s: UNetShape, data: CaseData): Runner {
   const config = presetConfig(s.preset);
   const model = new UNet3D(config, data.seed ?? 0);
@@ -122,23 +126,35 @@ function unetRunner(op: Case["op"], s: UNetShape, data: CaseData): Runner {
   }
   const out = outputSize(config, [s.d, s.h, s.w]);
   const labels = Tensor.from(data.labels!, [s.n, ...out], { dtype: "u32" });
-  const params = [...model.params.values()];
-  const opt = new SGD(params, SGD_OPTS);
-  return tensorRunner(
+  const named = [...model.params];
+  const opt = new SGD(named.map(([, p]) => p), SGD_OPTS);
+  const runner = tensorRunner(
     () =>
       tidy(() => {
+        opt.zeroGrad();
         const logits = model.forward(x);
         const loss = weightedCrossEntropy(logits, labels);
         backward(loss);
         noGrad(() => opt.step());
-        opt.zeroGrad();
         // the loss was computed before the update: it is what another backend's first step gives
         return loss;
       }),
     [x, labels],
     () => {
+      opt.zeroGrad();
       opt.dispose();
       model.dispose();
     },
   );
+  return {
+    ...runner,
+    output: async () => {
+      const parts = new Map([["loss", await runner.output() as Float32Array]]);
+      for (const [name, p] of named) {
+        if (!p.grad) throw new Error(`the training step left no gradient on ${name}`);
+        parts.set(`grad:${name}`, await p.grad.read());
+      }
+      return parts;
+    },
+  };
 }

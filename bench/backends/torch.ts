@@ -1,17 +1,18 @@
 /**
  * PyTorch in a python3 subprocess (bench/torch_ref.py), where `import torch` works: on the CPU with
- * 2 threads (`pytorch-cpu`), and on CUDA in float32 with TF32 off (`pytorch-fp32`) and with TF32
- * (`pytorch-tf32`). Inputs travel as raw files in a temporary folder; the subprocess times its own
+ * 2 threads (`pytorch-cpu`), the same in float64 (`pytorch-f64`, a reference: put it first in
+ * `--backends` and every other result is checked against it), and on CUDA in float32 with TF32 off
+ * (`pytorch-fp32`) and with TF32 (`pytorch-tf32`). Inputs travel as raw files in a temporary folder; the subprocess times its own
  * runs (each ended by `torch.cuda.synchronize()`) so that no pipe round trip is timed. For a whole
  * U-Net, our engine makes the weights (same seed) and hands them over, so the first training step's
- * loss and the inference logits are comparable with ours.
+ * loss and gradients and the inference logits are comparable with ours.
  */
 import { fileURLToPath } from "node:url";
 import type { Case } from "../shapes.ts";
 import { presetConfig } from "../shapes.ts";
-import { type Backend, type CaseData, type Runner, Unsupported } from "./types.ts";
+import { type Backend, type CaseData, type Parts, type Runner, Unsupported } from "./types.ts";
 
-type Mode = "cpu" | "fp32" | "tf32";
+type Mode = "cpu" | "f64" | "fp32" | "tf32";
 // deno-lint-ignore no-explicit-any
 type Answer = { ok: boolean; error?: string; unsupported?: boolean; [k: string]: any };
 
@@ -24,7 +25,7 @@ function pythons(): string[] {
 }
 
 /** The first interpreter that imports torch, with torch's version; null when none does. */
-async function findTorch(): Promise<{ python: string; version: string } | null> {
+export async function findTorch(): Promise<{ python: string; version: string } | null> {
   for (const python of pythons()) {
     try {
       const o = await new Deno.Command(python, {
@@ -42,7 +43,7 @@ async function findTorch(): Promise<{ python: string; version: string } | null> 
 
 /** PyTorch in one mode, through one long-lived subprocess. */
 export class TorchBackend implements Backend {
-  readonly name: "pytorch-cpu" | "pytorch-fp32" | "pytorch-tf32";
+  readonly name: "pytorch-cpu" | "pytorch-f64" | "pytorch-fp32" | "pytorch-tf32";
   readonly tolerance?: number;
   #proc: Deno.ChildProcess | null = null;
   #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
@@ -52,7 +53,7 @@ export class TorchBackend implements Backend {
   #next = 0;
 
   constructor(readonly mode: Mode) {
-    this.name = mode === "cpu" ? "pytorch-cpu" : mode === "fp32" ? "pytorch-fp32" : "pytorch-tf32";
+    this.name = `pytorch-${mode}` as const;
     // TF32 keeps 10 mantissa bits: errors near 1e-3 are expected, not a fault
     if (mode === "tf32") this.tolerance = 1e-2;
   }
@@ -95,7 +96,7 @@ export class TorchBackend implements Backend {
       files[name] = path;
     };
     for (const k of ["x", "w", "b", "dy", "labels"] as const) if (data[k]) await put(k, data[k]!);
-    let plan: unknown = undefined;
+    let plan: UNetPlan | undefined = undefined;
     if (c.shape.kind === "unet") plan = await this.#unetWeights(c.shape.preset, data.seed ?? 0, put);
     const setup = await this.#ask({ cmd: "setup", id, op: c.op, shape: c.shape, inputs: files, plan });
     const cleanup = async () => {
@@ -114,10 +115,13 @@ export class TorchBackend implements Backend {
       run: async () => void check(await this.#ask({ cmd: "run", id, output })),
       output: async () => {
         const b = await Deno.readFile(output);
-        return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+        const all = new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
+        return c.op === "unet_train_step" ? stepParts(all, plan!.params) : all;
       },
-      measure: async (reps, budgetMs, warmup) =>
-        check(await this.#ask({ cmd: "time", id, reps, warmup, budget_ms: budgetMs })).times_ms,
+      measure: async (reps, budgetMs, warmup, minReps) => {
+        const req = { cmd: "time", id, reps, warmup, budget_ms: budgetMs, min_reps: minReps };
+        return check(await this.#ask(req)).times_ms;
+      },
       dispose: async () => {
         await this.#ask({ cmd: "free", id });
         await cleanup();
@@ -131,7 +135,7 @@ export class TorchBackend implements Backend {
     preset: "paper" | "fast",
     seed: number,
     put: (name: string, a: Float32Array) => Promise<void>,
-  ): Promise<unknown> {
+  ): Promise<UNetPlan> {
     let m, g;
     try {
       g = await import("../../src/io/gpu.ts");
@@ -165,6 +169,30 @@ export class TorchBackend implements Backend {
     }
     if (this.#dir) await Deno.remove(this.#dir, { recursive: true }).catch(() => {});
   }
+}
+
+/** What the subprocess is told about a U-Net: our channel plan, the configuration, the parameters. */
+interface UNetPlan {
+  params: [string, readonly number[]][];
+  [k: string]: unknown;
+}
+
+/**
+ * A training step's result as the subprocess writes it (the loss, then every parameter's gradient in
+ * the plan's order, all flat) split into the named `Parts` that ours gives.
+ */
+export function stepParts(all: Float32Array, params: readonly [string, readonly number[]][]): Parts {
+  const parts = new Map<string, Float32Array>([["loss", all.subarray(0, 1)]]);
+  let at = 1;
+  for (const [name, shape] of params) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    parts.set(`grad:${name}`, all.subarray(at, at + n));
+    at += n;
+  }
+  if (at !== all.length) {
+    throw new Error(`the training step's result has ${all.length} values, the loss and gradients ${at}`);
+  }
+  return parts;
 }
 
 /** The lines of a byte stream. */

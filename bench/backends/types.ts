@@ -16,11 +16,14 @@ export const BACKENDS = [
   "tfjs-cpu",
   "onnxruntime",
   "pytorch-cpu",
+  "pytorch-f64",
   "pytorch-fp32",
   "pytorch-tf32",
 ] as const;
 /** One backend of the benchmark. */
 export type BackendName = typeof BACKENDS[number];
+/** The backends a run without `--backends` uses: all but the float64 reference, which is for checks. */
+export const DEFAULT_BACKENDS: readonly BackendName[] = BACKENDS.filter((b) => b !== "pytorch-f64");
 
 /**
  * Host data of one case, shared by every backend (all NCDHW, float32 unless said otherwise):
@@ -40,12 +43,20 @@ export interface CaseData {
 }
 
 /**
+ * Named result tensors, each checked on its own: a U-Net training step gives its loss ("loss") and the
+ * gradient of every parameter ("grad:" and the parameter's name), in the order of our engine's
+ * `UNet3D.params`.
+ */
+export type Parts = ReadonlyMap<string, Float32Array>;
+
+/**
  * What one run of a case produces, compared across backends: conv3d_forward, the transposed
  * convolution and pooling give their output; conv3d_input_grad dx and conv3d_weight_grad dw for the
- * output gradient `dy`; softmax_ce_forward the scalar loss; a U-Net the loss (training step, before
- * the update) or the logits (inference).
+ * output gradient `dy`; softmax_ce_forward the scalar loss; a U-Net inference tile its logits; a U-Net
+ * training step its `Parts`: the loss before the update and every parameter's gradient, so that a
+ * wrong backward pass fails the check even where the loss agrees.
  */
-export type CaseOutput = Float32Array;
+export type CaseOutput = Float32Array | Parts;
 
 /** A case set up on one backend, ready to be timed. */
 export interface Runner {
@@ -55,10 +66,10 @@ export interface Runner {
   output(): Promise<CaseOutput>;
   /**
    * Optional: the backend times its runs itself (e.g. in another process) and returns the times in
-   * milliseconds of `reps` runs after `warmup - 1` more untimed ones, stopping early once `budgetMs`
-   * is spent.
+   * milliseconds of at most `reps` runs after `warmup - 1` more untimed ones, stopping once `budgetMs`
+   * is spent but not before `minReps` runs.
    */
-  measure?(reps: number, budgetMs: number, warmup: number): Promise<number[]>;
+  measure?(reps: number, budgetMs: number, warmup: number, minReps: number): Promise<number[]>;
   /** Frees what the case allocated. */
   dispose(): void | Promise<void>;
 }
