@@ -136,11 +136,11 @@ export const NEGLIGIBLE = 1e-4;
 
 /**
  * Relative error accepted on a gradient of a training step (at least; a looser backend tolerance
- * wins). A U-Net's float32 parameter gradients are small remainders of long sums that largely cancel
- * (a loss at initialisation, random labels), so float32 itself loses digits there: on the fast preset's
- * 64^3 tile, against a float64 PyTorch reference, ours' worst tensor erred by 9e-3 and PyTorch's own
- * float32 CPU path by 1.9e-2. A wrong backward pass (a missing term, a flipped kernel, a wrong scale)
- * errs by order one.
+ * wins). A step's gradients jump where a leaky ReLU's pre-activation crosses zero, and float32 rounding
+ * puts a few voxels within 1e-5 of zero on the other side: on the fast preset's 64^3 tile, against a
+ * float64 PyTorch reference, ours' worst tensor erred by 9e-3 and PyTorch's own float32 CPU path by
+ * 1.9e-2, both under 4e-5 given the same branches (bench/NOTES-precision.md). A wrong backward pass (a
+ * missing term, a flipped kernel, a wrong scale) errs by order one.
  */
 export const GRADIENT_TOLERANCE = 5e-2;
 
