@@ -28,8 +28,11 @@ export interface Chromium {
   close(): Promise<void>;
 }
 
-/** Launches headless Chromium with WebGPU on and a new, empty profile. */
-export async function launchChromium(): Promise<Chromium> {
+/**
+ * Launches headless Chromium with a new, empty profile and WebGPU on (`webgpu: false` leaves out the
+ * flag that enables it, so that the page gets no adapter, like a browser without WebGPU).
+ */
+export async function launchChromium(opts: { webgpu?: boolean } = {}): Promise<Chromium> {
   if (!chromiumInstalled()) {
     throw new Error(`${CHROMIUM}: no Chromium (Debian: apt-get install chromium; or set CHROMIUM)`);
   }
@@ -44,7 +47,7 @@ export async function launchChromium(): Promise<Chromium> {
     args: [
       "--headless=new",
       "--no-sandbox",
-      "--enable-unsafe-webgpu",
+      ...(opts.webgpu === false ? [] : ["--enable-unsafe-webgpu"]),
       "--disable-background-networking",
       "--no-first-run",
       "--disable-component-update",
