@@ -57,7 +57,8 @@ worker.onmessage = (e: MessageEvent<FromWorker>) => {
       break;
     case "ready":
       ready = true;
-      if (!running) {
+      // a result or an error already on show stays there
+      if (document.body.dataset.state === "idle") {
         setState(
           "idle",
           `Ready: open or drop a CT (${m.pipelines} kernels compiled in ${m.compileSeconds.toFixed(1)} s)`,
