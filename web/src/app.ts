@@ -132,7 +132,7 @@ async function showResult(m: DoneMessage): Promise<void> {
   );
   viewer ??= new Viewer($<HTMLCanvasElement>("viewer"));
   $("viewer-empty").hidden = true;
-  await viewer.show(m.ct, m.ctName, m.seg.slice(0), m.segName);
+  await viewer.show(m.ct, m.ctName, m.seg.slice(0), m.segName, m.focusMm);
   const s = m.report.seconds;
   const found = m.report.organs.filter((o) => o.voxels > 0).length;
   setState(

@@ -47,6 +47,8 @@ export interface DoneMessage {
   segName: string;
   report: SegmentReport;
   reportName: string;
+  /** Where the viewer's crosshair goes: the centre of the organs found, in mm (world), or null. */
+  focusMm: [number, number, number] | null;
 }
 
 /**

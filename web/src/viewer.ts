@@ -31,8 +31,17 @@ export class Viewer {
     this.#ready = this.#nv.attachToCanvas(canvas);
   }
 
-  /** Shows a CT (a NIfTI file's bytes) and its label map (a .nii.gz's bytes). */
-  async show(ct: ArrayBuffer, ctName: string, labels: ArrayBuffer, labelsName: string): Promise<void> {
+  /**
+   * Shows a CT (a NIfTI file's bytes) and its label map (a .nii.gz's bytes), the crosshair at `focusMm`
+   * (world coordinates) when given.
+   */
+  async show(
+    ct: ArrayBuffer,
+    ctName: string,
+    labels: ArrayBuffer,
+    labelsName: string,
+    focusMm: [number, number, number] | null,
+  ): Promise<void> {
     await this.#ready;
     const nv = this.#nv;
     for (const v of [...nv.volumes]) nv.removeVolume(v);
@@ -51,8 +60,8 @@ export class Viewer {
     seg.setColormapLabel(this.#colormap());
     nv.addVolume(image);
     nv.addVolume(seg);
-    // the CT stays out of the 3D rendering, where it would hide the organs inside the body
     nv.setSliceType(nv.sliceTypeMultiplanar);
+    if (focusMm) nv.scene.crosshairPos = nv.mm2frac(focusMm);
     nv.updateGLVolume();
   }
 

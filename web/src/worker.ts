@@ -18,6 +18,7 @@ import {
   segmentReport,
   segmentVolume,
   type StageModel,
+  type Volume,
 } from "../../src/engine.ts";
 import type { FromWorker, SegmentRequest } from "./protocol.ts";
 import { readCt, stem } from "./read_ct.ts";
@@ -132,9 +133,30 @@ async function segment(files: File[]): Promise<void> {
       segName: `${name}.seg.nii.gz`,
       report,
       reportName: `${name}.seg.json`,
+      focusMm: organCentre(labels),
     },
     [ct.viewerBytes.buffer, seg.buffer],
   );
+}
+
+/** The mean position of the organ voxels of a label map, in mm (world), or null without organs. */
+function organCentre(labels: Volume<Uint8Array>): [number, number, number] | null {
+  const [nx, ny] = labels.dims;
+  let n = 0, si = 0, sj = 0, sk = 0;
+  labels.data.forEach((l, v) => {
+    if (l === 0) return;
+    n++;
+    si += v % nx;
+    sj += Math.floor(v / nx) % ny;
+    sk += Math.floor(v / (nx * ny));
+  });
+  if (n === 0) return null;
+  const a = labels.affine, [i, j, k] = [si / n, sj / n, sk / n];
+  return [0, 1, 2].map((r) => a[4 * r] * i + a[4 * r + 1] * j + a[4 * r + 2] * k + a[4 * r + 3]) as [
+    number,
+    number,
+    number,
+  ];
 }
 
 scope.onmessage = (e) => {
