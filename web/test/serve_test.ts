@@ -63,6 +63,10 @@ Deno.test("the static handler: files of web/dist/ with the policy; nothing outsi
   const post = await get("/", "POST");
   assert.equal(post.status, 405);
   await post.body?.cancel();
+  // the page carries the same policy (for any other server), less what only a header can say
+  const html = await Deno.readTextFile(`${DIST}/index.html`);
+  const meta = html.match(/http-equiv="Content-Security-Policy"\s+content="([^"]+)"/)![1];
+  assert.equal(meta, CSP.replace("; frame-ancestors 'none'", ""));
   assert.match(CSP, /default-src 'self'/);
   assert.doesNotMatch(CSP, /unsafe-inline|unsafe-eval|https?:|\*/);
 });
