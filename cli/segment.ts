@@ -27,6 +27,7 @@ import { segmentationPreview } from "../src/report/preview.ts";
 import { encodeImage } from "../src/report/png.ts";
 import { writeFileAtomic } from "../src/io/atomic.ts";
 import { type OrganStats, organStats } from "../src/report/organs.ts";
+import { segmentReport } from "../src/report/segment-report.ts";
 import { inputFitWarnings, outputFitWarnings } from "../src/cascade/fit.ts";
 import { ADAPTER_CHOICES, type AdapterChoice } from "../src/gpu/runtime.ts";
 
@@ -191,7 +192,7 @@ async function main() {
   if (!segOnly) console.log(`labels: ${output}`);
   if (segBytes) console.log(`DICOM SEG: ${dicomSeg}`);
   if (values.json) {
-    const report = {
+    const report = segmentReport({
       input,
       output,
       ...(segBytes ? { dicomSeg } : {}),
@@ -200,8 +201,8 @@ async function main() {
       model: modelDir,
       organs,
       warnings,
-      seconds: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(v * 100) / 100])),
-    };
+      seconds: times,
+    });
     await writeFileAtomic(values.json, JSON.stringify(report, null, 2) + "\n");
     console.log(`report: ${values.json}`);
   }

@@ -329,7 +329,9 @@ fn stage_a(lid: u32, m0: u32, k0: u32, kdim: u32) {
 }
 
 // src[i] where `ok`, else 0. Branch-free: a masked address may lie outside src, which WGSL defines
-// (some value of the buffer, or 0), and the value is dropped.
+// (some value of the buffer, or 0), and the value is dropped. The masks below combine their conditions
+// with `&`, not `&&`: a short-circuit is a branch, and with dozens of these inlined per slice
+// Chromium's SwiftShader took 30 s to forever (past 10 GB) to compile the single-row KS = 1 kernel.
 fn src_at(i: u32, ok: bool) -> f32 {
   return select(0.0, src[i], ok);
 }
@@ -345,7 +347,7 @@ fn triple_at(k: u32, q: Quad, kdim: u32) -> mat3x4f {
     let zy = tri - c * 9u;
     let kz = zy / 3u;
     let at = q.base + c * p.d * hw + kz * hw + (zy - kz * 3u) * p.w;
-    let m = select(0u, q.xm, k < kdim && ((q.zy >> zy) & 1u) != 0u);
+    let m = select(0u, q.xm, (k < kdim) & (((q.zy >> zy) & 1u) != 0u));
     let s0 = src_at(at, (m & 1u) != 0u);
     let s1 = src_at(at + 1u, (m & 2u) != 0u);
     let s2 = src_at(at + 2u, (m & 4u) != 0u);
@@ -360,7 +362,7 @@ fn triple_at(k: u32, q: Quad, kdim: u32) -> mat3x4f {
 // Row c of B (KS = 1: channel c) for voxel quad q.
 fn channel_at(c: u32, q: Quad, kdim: u32) -> vec4f {
   let at = q.base + c * p.d * p.h * p.w;
-  let m = select(0u, q.xm, c < kdim && q.zy != 0u);
+  let m = select(0u, q.xm, (c < kdim) & (q.zy != 0u));
   return vec4f(src_at(at, (m & 1u) != 0u), src_at(at + 1u, (m & 2u) != 0u), src_at(at + 2u, (m & 4u) != 0u),
                src_at(at + 3u, (m & 8u) != 0u));
 }

@@ -162,7 +162,10 @@ fn ce_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups
     return;
   }
   if (y >= cep.k) {
-    let nan = bitcast<f32>(0x7fc00000u);
+    // a quiet NaN from its bits at run time: as a constant expression the bitcast is invalid WGSL
+    // (Chromium's compiler refuses it: NaN is not representable as an f32 constant)
+    let bits = 0x7fc00000u;
+    let nan = bitcast<f32>(bits);
     ce_term[v] = nan;
     if (GRAD) {
       for (var k = 0u; k < cep.k; k++) { ce_dz[b + k * cep.s] = nan; }

@@ -10,6 +10,7 @@
  * const ct = await decodeNifti(niftiBytes, "ct.nii.gz");
  * const stage1 = decodeStage(stage1Bytes, "stage1.safetensors", 1);
  * const stage2 = decodeStage(stage2Bytes, "stage2.safetensors", 2);
+ * await prepareInference([stage1, stage2]); // optional: compile every kernel ahead, in parallel
  * const { labels } = await segmentVolume(ct, stage1, stage2);
  * const out = await encodeNiftiFile(labels, true); // a .nii.gz on the CT's grid
  * ```
@@ -19,6 +20,7 @@ export { convKernels, inferencePrecision } from "./ops/conv3d.ts";
 export { decodeStage } from "./cascade/models.ts";
 export { type InferenceOptions, segmentVolume, type StageModel } from "./cascade/pipeline.ts";
 export { inputFitWarnings, outputFitWarnings } from "./cascade/fit.ts";
+export { prepareInference, type WarmUp } from "./cascade/warmup.ts";
 export { decodeLabels, decodeNifti, type NiftiVolume } from "./volume/nifti-read.ts";
 export { encodeNiftiFile } from "./volume/nifti-write.ts";
 export { toCanonical } from "./volume/orientation.ts";
@@ -26,5 +28,6 @@ export { assertSameGrid } from "./volume/grid.ts";
 export { LABEL_NAMES } from "./volume/labels.ts";
 export type { Volume } from "./volume/types.ts";
 export { type OrganStats, organStats } from "./report/organs.ts";
+export { type SegmentReport, segmentReport } from "./report/segment-report.ts";
 export { ORGAN_COLORS, segmentationPreview } from "./report/preview.ts";
 export { encodeImage } from "./report/png.ts";

@@ -126,12 +126,11 @@ export async function blendRegion(
         max: [0, 1, 2].map((a) => o[a] - margin[a] + spec.patch[a]) as Vec3,
       };
       const patch = extractBox(image, dims, inBox, "edge");
-      const probT = tidy(() =>
-        noGrad(() =>
-          softmax(model.forward(Tensor.from(patch, [1, 1, spec.patch[2], spec.patch[1], spec.patch[0]])))
-        )
+      const probT = tileProbabilities(
+        model,
+        Tensor.from(patch, [1, 1, spec.patch[2], spec.patch[1], spec.patch[0]]),
+        flag,
       );
-      flag.check(probT);
       const probs = await probT.read();
       probT.dispose();
       accumulate(probs, o, out, weights, region, k, planes, planeSize);
@@ -148,6 +147,16 @@ export async function blendRegion(
     model.training = wasTraining;
   }
   for (; nextZ < region.max[2]; nextZ++) resolve(nextZ);
+}
+
+/**
+ * One tile's class probabilities (softmax of the logits), checked for non-finite values into `flag`:
+ * the work of every sliding-window step, which the warm-up (src/cascade/warmup.ts) also records.
+ */
+export function tileProbabilities(model: Segmenter, input: Tensor, flag: NonFiniteFlag): Tensor {
+  const probs = tidy(() => noGrad(() => softmax(model.forward(input))));
+  flag.check(probs);
+  return probs;
 }
 
 /** Adds one tile's weighted probabilities into the planes of the region it overlaps. */

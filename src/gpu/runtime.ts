@@ -54,6 +54,25 @@ export interface Dispatch {
   variant?: "f16" | "vec4";
 }
 
+/**
+ * What a compute pipeline is made of: the shader (and variant), the entry point, the override
+ * constants (the workgroup size `WG` among them) and the binding layout. `Gpu.recordPipelines` lists
+ * the ones a piece of work needs; `Gpu.precompile` builds them ahead of it.
+ */
+export interface PipelineSpec {
+  shader: ShaderName;
+  entry: string;
+  variant?: "f16" | "vec4";
+  /** Override constants, `WG` included. */
+  constants: Record<string, number>;
+  /** Whether binding 0 is the uniform parameter struct. */
+  hasParams: boolean;
+  /** Read-only storage bindings. */
+  inputs: number;
+  /** Read-write storage bindings. */
+  outputs: number;
+}
+
 /** Dispatches recorded before the batch is submitted on its own. */
 const MAX_BATCH = 256;
 const PARAM_SLOT = 256;
@@ -77,6 +96,7 @@ export class Gpu {
   #errors: GpuError[] = [];
   #lost: string | null = null;
   #profile: Profile | null = null;
+  #recording: Map<string, PipelineSpec> | null = null;
 
   constructor(
     readonly device: GPUDevice,
@@ -179,7 +199,20 @@ export class Gpu {
     const wg = d.workgroupSize ?? 64;
     const params = d.params ?? [];
     const inputs = d.inputs ?? [];
-    const pipeline = this.#pipeline(d, wg, params.length > 0, inputs.length, d.outputs.length);
+    const spec: PipelineSpec = {
+      shader: d.shader,
+      entry: d.entry,
+      variant: d.variant,
+      constants: { WG: wg, ...d.constants },
+      hasParams: params.length > 0,
+      inputs: inputs.length,
+      outputs: d.outputs.length,
+    };
+    if (this.#recording) {
+      this.#recording.set(pipelineKey(spec), spec);
+      return;
+    }
+    const pipeline = this.#pipeline(spec);
     if (this.#count >= MAX_BATCH) this.flush();
     const entries: GPUBindGroupEntry[] = [];
     if (params.length) {
@@ -255,6 +288,7 @@ export class Gpu {
 
   /** Copies `bytes` bytes of a buffer back to the host after all recorded work. */
   async read(buffer: GPUBuffer, bytes: number, offset = 0): Promise<ArrayBuffer> {
+    if (this.#recording) throw new GpuError("a read while recording pipelines: the work must not read back");
     const size = Math.ceil(bytes / 4) * 4;
     const staging = this.pool.acquire(size, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     try {
@@ -359,46 +393,102 @@ export class Gpu {
     };
   }
 
-  #pipeline(d: Dispatch, wg: number, hasParams: boolean, nIn: number, nOut: number): GPUComputePipeline {
-    const constants = { WG: wg, ...d.constants };
-    const layoutKey = `${hasParams ? 1 : 0}:${nIn}:${nOut}`;
-    const variant = d.variant ? `${d.shader}#${d.variant}` : d.shader;
-    const key = `${variant}|${d.entry}|${JSON.stringify(constants)}|${layoutKey}`;
+  /**
+   * Runs `work` without launching anything: every kernel it would launch is noted instead, and the
+   * pipelines they need are returned (for `precompile`). Buffers are allocated and freed as usual;
+   * `work` must not read results back. Nothing recorded before is affected.
+   */
+  recordPipelines(work: () => void): PipelineSpec[] {
+    if (this.#recording) throw new GpuError("recordPipelines: already recording");
+    this.#recording = new Map();
+    try {
+      work();
+      return [...this.#recording.values()];
+    } finally {
+      this.#recording = null;
+    }
+  }
+
+  /**
+   * Builds the pipelines of `specs` that are not built yet, all at once with
+   * `createComputePipelineAsync` (compiled in parallel where the implementation allows, without
+   * blocking the thread), and caches them for the launches that follow. Resolves when all are ready;
+   * a pipeline that fails to build rejects with a GpuValidationError naming it. `onBuilt(done, total)`
+   * is called as they complete (first with 0).
+   */
+  async precompile(
+    specs: readonly PipelineSpec[],
+    onBuilt?: (done: number, total: number) => void,
+  ): Promise<void> {
+    this.#checkAlive();
+    const todo = new Map<string, PipelineSpec>();
+    for (const s of specs) {
+      const key = pipelineKey(s);
+      if (!this.#pipelines.has(key)) todo.set(key, s);
+    }
+    let done = 0;
+    onBuilt?.(0, todo.size);
+    await Promise.all([...todo].map(async ([key, spec]) => {
+      try {
+        this.#pipelines.set(key, await this.device.createComputePipelineAsync(this.#descriptor(spec)));
+        onBuilt?.(++done, todo.size);
+      } catch (e) {
+        const msg = e instanceof Error
+          ? e.message.split("\n").map((l) => l.trim()).filter(Boolean).join(" ")
+          : e;
+        throw new GpuValidationError(`${spec.shader}:${spec.entry}: the pipeline failed to build: ${msg}`);
+      }
+    }));
+  }
+
+  /** Number of pipelines built so far. */
+  get pipelineCount(): number {
+    return this.#pipelines.size;
+  }
+
+  #pipeline(spec: PipelineSpec): GPUComputePipeline {
+    const key = pipelineKey(spec);
     let p = this.#pipelines.get(key);
     if (p) return p;
+    p = this.device.createComputePipeline(this.#descriptor(spec));
+    this.#pipelines.set(key, p);
+    return p;
+  }
+
+  #descriptor(spec: PipelineSpec): GPUComputePipelineDescriptor {
+    const variant = spec.variant ? `${spec.shader}#${spec.variant}` : spec.shader;
     let module = this.#modules.get(variant);
     if (!module) {
-      if (d.variant === "f16" && !this.device.features.has("shader-f16")) {
-        throw new GpuError(`${d.entry}: this adapter has no shader-f16, so no half-precision kernels`);
+      if (spec.variant === "f16" && !this.device.features.has("shader-f16")) {
+        throw new GpuError(`${spec.entry}: this adapter has no shader-f16, so no half-precision kernels`);
       }
-      let code: string = SHADERS[d.shader];
-      if (d.variant) code = code.replace(new RegExp(`^.*// ${d.variant}: (.*)$`, "gm"), "$1");
-      if (d.variant === "f16") code = "enable f16;\n" + code;
-      module = this.device.createShaderModule({ label: variant, code });
+      module = this.device.createShaderModule({
+        label: variant,
+        code: shaderCode(spec.shader, spec.variant),
+      });
       this.#modules.set(variant, module);
     }
+    const layoutKey = `${spec.hasParams ? 1 : 0}:${spec.inputs}:${spec.outputs}`;
     let layout = this.#layouts.get(layoutKey);
     if (!layout) {
       const entries: GPUBindGroupLayoutEntry[] = [];
       const vis = GPUShaderStage.COMPUTE;
-      if (hasParams) entries.push({ binding: 0, visibility: vis, buffer: { type: "uniform" } });
-      for (let k = 0; k < nIn + nOut; k++) {
+      if (spec.hasParams) entries.push({ binding: 0, visibility: vis, buffer: { type: "uniform" } });
+      for (let k = 0; k < spec.inputs + spec.outputs; k++) {
         entries.push({
           binding: k + 1,
           visibility: vis,
-          buffer: { type: k < nIn ? "read-only-storage" : "storage" },
+          buffer: { type: k < spec.inputs ? "read-only-storage" : "storage" },
         });
       }
       layout = this.device.createBindGroupLayout({ entries });
       this.#layouts.set(layoutKey, layout);
     }
-    p = this.device.createComputePipeline({
-      label: `${d.shader}:${d.entry}`,
+    return {
+      label: `${spec.shader}:${spec.entry}`,
       layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: d.entry, constants },
-    });
-    this.#pipelines.set(key, p);
-    return p;
+      compute: { module, entryPoint: spec.entry, constants: spec.constants },
+    };
   }
 
   #computePass(): GPUComputePassEncoder {
@@ -439,6 +529,25 @@ function mib(bytes: number): string {
   if (bytes < 2 ** 20) return `${(bytes / 1024).toFixed(1)} KiB`;
   const v = bytes / 2 ** 20;
   return `${Number.isInteger(v) ? v : v.toFixed(2)} MiB`;
+}
+
+/** The cache key of a pipeline. */
+function pipelineKey(s: PipelineSpec): string {
+  const variant = s.variant ? `${s.shader}#${s.variant}` : s.shader;
+  return `${variant}|${s.entry}|${JSON.stringify(s.constants)}|${
+    s.hasParams ? 1 : 0
+  }:${s.inputs}:${s.outputs}`;
+}
+
+/**
+ * The WGSL source of a shader variant: every line that ends in `// NAME: CODE` becomes CODE, and the
+ * `f16` variant starts with `enable f16;`.
+ */
+export function shaderCode(shader: ShaderName, variant?: "f16" | "vec4"): string {
+  let code: string = SHADERS[shader];
+  if (variant) code = code.replace(new RegExp(`^.*// ${variant}: (.*)$`, "gm"), "$1");
+  if (variant === "f16") code = "enable f16;\n" + code;
+  return code;
 }
 
 /** Splits `groups` workgroups into an (x, y) grid with both sides at most `maxPerDim`. */

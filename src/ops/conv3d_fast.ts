@@ -45,15 +45,42 @@ const BK = 12;
  */
 export function chooseTiles(rows: number, cols: number, kernel: "conv" | "wgrad" = "conv"): GemmTiles {
   const g = gpu();
-  const cpu = g.isFallback;
+  const cpu = gemmTiling.blocking === "auto" ? g.isFallback : gemmTiling.blocking === "cpu";
+  return pickTiles(rows, cols, kernel, {
+    cpu,
+    workgroupStorage: g.device.limits.maxComputeWorkgroupStorageSize,
+  });
+}
+
+/**
+ * Which of `chooseTiles`' two blockings the convolutions use: `auto` (the CPU one on a fallback
+ * adapter, the GPU one elsewhere), or either one forced, so that tests can run both on one adapter.
+ */
+export const gemmTiling: { blocking: "auto" | "cpu" | "gpu" } = { blocking: "auto" };
+
+/** What `pickTiles` needs to know of an adapter. */
+export interface TilingTarget {
+  /** A CPU adapter (the software one): SIMD lanes as invocations. */
+  cpu: boolean;
+  /** The adapter's maxComputeWorkgroupStorageSize, in bytes. */
+  workgroupStorage: number;
+}
+
+/** `chooseTiles` for a given kind of adapter (see there); a pure function of its arguments. */
+export function pickTiles(
+  rows: number,
+  cols: number,
+  kernel: "conv" | "wgrad",
+  target: TilingTarget,
+): GemmTiles {
+  const { cpu } = target;
   const qm = cpu && rows > 8 ? 4 : 2;
   const qn = cpu && cols > 64 ? 4 : 2;
   let bm = 4 * qm;
   while ((!cpu || kernel === "wgrad") && bm < rows && bm < 16 * qm) bm *= 2;
   let bn = cols <= 64 ? 32 * qn : 64 * qn;
   if (!cpu && bm <= 16 && cols > 64) bn = 256;
-  const limit = g.device.limits.maxComputeWorkgroupStorageSize;
-  while ((bm + bn) * BK * 4 > limit && bn > 4 * qn) bn /= 2;
+  while ((bm + bn) * BK * 4 > target.workgroupStorage && bn > 4 * qn) bn /= 2;
   return { bm, bn, qm, qn };
 }
 
