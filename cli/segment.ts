@@ -1,7 +1,8 @@
 /**
  * `deno task segment volume.nii.gz [-o OUT.nii.gz] [--model DIR] ...`: the two-stage cascade on a
- * whole CT, writing a label map with the input's grid and affine. Argument parsing and printing
- * only; the work is in src/cascade/.
+ * whole CT, writing a label map with the input's grid and affine; with several CTs, folders or a
+ * manifest, a batch into an output folder (cli/_batch.ts). Argument parsing and printing only; the
+ * work is in src/cascade/ and src/io/batch.ts.
  */
 import { parseArgs } from "node:util";
 import { basename, resolve } from "node:path";
@@ -26,10 +27,13 @@ import { writeFileAtomic } from "../src/io/atomic.ts";
 import { type OrganStats, organStats } from "../src/report/organs.ts";
 import { inputFitWarnings, outputFitWarnings } from "../src/cascade/fit.ts";
 import { ADAPTER_CHOICES, type AdapterChoice } from "../src/gpu/runtime.ts";
+import { isDirectory } from "../src/io/fs.ts";
+import { BATCH_ERRORS, segmentBatch } from "./_batch.ts";
 
 const HELP = `Segment the abdominal organs of a CT with the two-stage cascaded 3D U-Net.
 
 Usage: deno task segment volume.nii.gz [options]
+       deno task segment CT_OR_FOLDER... [--manifest LIST] -o OUT_DIR [options]
 
   -o, --output FILE   label map to write (default: NAME.seg.nii.gz in the current directory);
                       uint8, with the input's dimensions and affine
@@ -46,6 +50,21 @@ Usage: deno task segment volume.nii.gz [options]
                       deno task info --adapters
   --progress MODE     bar, lines or off (default: a bar on a terminal, lines otherwise)
   -h, --help          this help
+
+Many CTs (several inputs, a folder, or --manifest): the model is loaded once and -o names an
+output folder, which receives NAME.seg.nii.gz per case and summary.csv / summary.jsonl (organ
+volumes, HU, edge flags, times, status), updated as cases finish.
+  --manifest FILE     a list of CTs: one path per line (.txt), or a CSV file with a "path" column
+                      (and optionally "name"); relative paths are relative to the manifest
+  --overwrite         segment cases whose output exists (default: skip them, so a killed run
+                      resumes where it stopped)
+  --shard I/N         take shard I (0 to N-1) of N, by a stable hash of each case's name; without
+                      it, a Slurm job array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a
+                      Kubernetes Indexed Job (JOB_COMPLETION_INDEX, JOB_COMPLETIONS) picks it.
+                      Shards write summary.shard-I-of-N.*; deno task summarize OUT_DIR merges them
+A folder's cases are its NIfTI files at any depth (not *.labels.nii.gz nor *.seg.nii.gz), named
+by their file names (or enough of their paths to tell them apart). A case that cannot be read or
+segmented is reported on one line and the batch goes on; the exit code is 1 if any failed.
 
 Labels: 0 background, 1 artery (aorta), 2 portal vein, 3 liver, 4 spleen, 5 stomach,
 6 gallbladder, 7 pancreas. The table gives each organ's volume and mean HU; an organ marked
@@ -71,6 +90,9 @@ async function main() {
       progress: { type: "string", default: "auto" },
       precision: { type: "string", default: "auto" },
       adapter: { type: "string", default: "high-performance" },
+      manifest: { type: "string" },
+      shard: { type: "string" },
+      overwrite: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -78,15 +100,11 @@ async function main() {
     console.log(HELP);
     return;
   }
-  if (positionals.length !== 1) {
-    throw new UsageError("give exactly one CT volume (.nii or .nii.gz); see --help");
+  const batch = positionals.length > 1 || values.manifest !== undefined || values.shard !== undefined ||
+    (positionals.length === 1 && await isDirectory(positionals[0]));
+  if (!batch && positionals.length !== 1) {
+    throw new UsageError("give a CT volume (.nii or .nii.gz), several, a folder or --manifest; see --help");
   }
-  const input = positionals[0];
-  const output = values.output ?? `${stem(input)}.seg.nii.gz`;
-  if (!/\.nii(\.gz)?$/i.test(output)) {
-    throw new UsageError(`${output}: the output must end in .nii or .nii.gz`);
-  }
-  if (resolve(output) === resolve(input)) throw new UsageError(`${output}: refusing to overwrite the input`);
   const overlap = Number(values.overlap);
   if (!(overlap >= 0 && overlap <= 0.9)) {
     throw new UsageError(`--overlap must be in [0, 0.9], got "${values.overlap}"`);
@@ -105,6 +123,36 @@ async function main() {
   if (!ADAPTER_CHOICES.includes(adapter)) {
     throw new UsageError(`--adapter must be ${ADAPTER_CHOICES.join(", ")}, got "${values.adapter}"`);
   }
+
+  if (batch) {
+    for (const single of ["json", "preview", "reference"] as const) {
+      if (values[single] !== undefined) {
+        throw new UsageError(
+          `--${single} is for one CT; a batch writes summary.csv and summary.jsonl instead`,
+        );
+      }
+    }
+    if (!values.output) throw new UsageError("with several CTs, give an output folder: -o OUT_DIR");
+    return await segmentBatch({
+      inputs: positionals,
+      manifest: values.manifest,
+      outDir: values.output,
+      shard: values.shard,
+      overwrite: values.overwrite,
+      model: values.model,
+      stage1Only: values["stage1-only"],
+      overlap,
+      precision,
+      adapter,
+      mode,
+    });
+  }
+  const input = positionals[0];
+  const output = values.output ?? `${stem(input)}.seg.nii.gz`;
+  if (!/\.nii(\.gz)?$/i.test(output)) {
+    throw new UsageError(`${output}: the output must end in .nii or .nii.gz`);
+  }
+  if (resolve(output) === resolve(input)) throw new UsageError(`${output}: refusing to overwrite the input`);
 
   const t0 = performance.now();
   const ct = await readNifti(input);
@@ -212,4 +260,4 @@ function organTable(organs: OrganStats[]): string {
   return formatTable(headers, rows);
 }
 
-if (import.meta.main) await runCli(main);
+if (import.meta.main) await runCli(main, BATCH_ERRORS);
