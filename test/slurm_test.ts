@@ -28,7 +28,7 @@ Deno.test({
     const options = ["--overlap", "0"];
     let slurm: Slurm | null = null;
     try {
-      slurm = await startSlurm(2);
+      slurm = await startSlurm(Math.min(2, navigator.hardwareConcurrency));
       const started = (performance.now() - t0) / 1000;
       const job = await slurm.submitArray(`${ROOT}deploy/slurm/segment-array.sbatch`, [
         input,
