@@ -8,7 +8,7 @@ command=${1:-}
 [ $# -gt 0 ] && shift
 case "$command" in
 segment) permissions="--allow-read --allow-write --allow-env --allow-sys=hostname" ;;
-prepare) permissions="--allow-read --allow-write --allow-env --allow-sys=hostname" ;;
+prepare) permissions="--allow-read --allow-write --allow-env" ;;
 train) permissions="--allow-read --allow-write --allow-env --allow-ffi" ;;
 summarize) permissions="--allow-read --allow-write" ;;
 info) permissions="--allow-read --allow-env" ;;
