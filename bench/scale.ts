@@ -3,9 +3,10 @@
  * - segment: time and peak memory against CT size: the sample CT (1.4 M voxels), a full-size
  *   512x512x300 made by resampling it (the same field of view at about 0.7 x 0.6 x 1.1 mm), and a
  *   long 512x512x1000 scan (that one continued along the body axis by mirroring, 3.3 times as long);
- * - train: preparation time, peak memory and first-iteration latency with 1, 8 and 32 full-size cases
- *   (the resampled CT and its labels, hard-linked under 32 names), on an empty cache and again on the
- *   filled one; with `--old DIR` (a checkout of the code before the cache) also the old behaviour.
+ * - train (stage 1): preparation time, peak memory and first-iteration latency with 1, 8 and 32
+ *   full-size cases (the resampled CT and its labels, hard-linked under 32 names), on an empty cache
+ *   and again on the filled one; with `--old DIR` (a checkout of the code before the cache) also the
+ *   old behaviour. Each run is stopped once its first iteration is done.
  * Each run is a separate process under GNU time (peak resident memory; on the software adapter the
  * "GPU" memory is host memory, so it is included). The load average is recorded with each run.
  *
@@ -78,19 +79,36 @@ async function makeData(): Promise<void> {
   await writeNifti(LONG, lengthened(full, 1000), { datatype: "int16" });
 }
 
-/** One process under GNU time: wall seconds, peak RSS, and each output line with its time. */
-async function timed(args: string[], cwd = ROOT) {
+/**
+ * One process under GNU time: wall seconds, peak RSS, and each output line with its time. With
+ * `stopAt`, the process is killed at the first line that matches (peak RSS is then the peak until then).
+ */
+async function timed(
+  args: string[],
+  opts: { cwd?: string; stopAt?: RegExp } = {},
+) {
   const timeFile = await Deno.makeTempFile();
   const load = await loadavg();
   const t0 = performance.now();
   const child = new Deno.Command("/usr/bin/time", {
-    args: ["-f", "%M %e", "-o", timeFile, Deno.execPath(), ...args],
-    cwd,
+    args: ["-f", "%M %e %U %S", "-o", timeFile, Deno.execPath(), ...args],
+    cwd: opts.cwd ?? ROOT,
     env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   const lines: { t: number; line: string }[] = [];
+  let stopped = false;
+  const stop = async () => {
+    // GNU time's child is deno: kill it, and time reports what it used until then
+    stopped = true;
+    const kids = await Deno.readTextFile(
+      `/proc/${child.pid}/task/${child.pid}/children`,
+    );
+    for (const pid of kids.trim().split(/\s+/).filter(Boolean)) {
+      Deno.kill(Number(pid), "SIGKILL");
+    }
+  };
   const collect = async (stream: ReadableStream<Uint8Array>) => {
     let rest = "";
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
@@ -98,6 +116,7 @@ async function timed(args: string[], cwd = ROOT) {
       rest = parts.pop()!;
       for (const line of parts) {
         lines.push({ t: (performance.now() - t0) / 1000, line });
+        if (opts.stopAt?.test(line) && !stopped) await stop();
       }
     }
   };
@@ -106,16 +125,16 @@ async function timed(args: string[], cwd = ROOT) {
     collect(child.stdout),
     collect(child.stderr),
   ]);
-  const [kb, wall] = (await Deno.readTextFile(timeFile)).trim().split("\n").at(
-    -1,
-  )!.split(" ").map(Number);
+  const last = (await Deno.readTextFile(timeFile)).trim().split("\n").at(-1)!;
+  const [kb, wall, user, sys] = last.split(" ").map(Number);
   await Deno.remove(timeFile);
-  if (!status.success) {
+  if (!status.success && !stopped) {
     throw new Error(
       `${args.join(" ")} failed:\n${lines.map((l) => l.line).join("\n")}`,
     );
   }
-  return { wall, peakMiB: kb / 1024, lines, load };
+  // CPU seconds (all threads, the software adapter's included) vary less with other work than wall time
+  return { wall, cpu: user + sys, peakMiB: kb / 1024, lines, load };
 }
 
 const results: Record<string, unknown[]> = { segment: [], train: [] };
@@ -199,7 +218,7 @@ async function trainRun(n: number, code: string, run: string, extra: string[]) {
     "--progress",
     "lines",
     ...extra,
-  ]);
+  ], { stopAt: /^stage 1: done 1\/1/ }); // the validation that follows is not what is measured here
   // preparation ends when the stage announces its cases; the first iteration when its bar finishes
   const prepared = at(r.lines, /^stage 1: \d+ training case/);
   const first = at(r.lines, /^stage 1: done 1\/1/);
@@ -230,14 +249,17 @@ async function benchTrain(): Promise<void> {
   }
 }
 
-/** A batch of full-size CTs in this process, with and without reading the next case ahead. */
+/**
+ * A batch of three full-size CTs in this process, stage 1 only (so that reading is a visible share),
+ * with and without reading the next case ahead: the time the batch waited for each CT, and in all.
+ */
 async function benchPrefetch(): Promise<void> {
   const { startGpu } = await import("../src/io/gpu.ts");
   const { loadCascade, DEMO_MODEL_DIR } = await import("../src/io/models.ts");
   const { discoverCases } = await import("../src/io/inputs.ts");
   const { planBatch, runBatch } = await import("../src/io/batch.ts");
   await startGpu();
-  const { stage1, stage2 } = await loadCascade(DEMO_MODEL_DIR);
+  const { stage1 } = await loadCascade(DEMO_MODEL_DIR, { stage1Only: true });
   const dir = `${WORK}/batch`;
   await Deno.mkdir(dir, { recursive: true });
   for (let i = 0; i < 3; i++) {
@@ -246,15 +268,22 @@ async function benchPrefetch(): Promise<void> {
     }
   }
   const cases = await discoverCases([dir]);
-  for (const prefetch of [false, true, false, true]) {
+  for (const prefetch of [false, true]) {
     const out = await Deno.makeTempDir({ dir: WORK });
     const load = await loadavg();
     const t0 = performance.now();
-    await runBatch(await planBatch(cases, out), { stage1, stage2, prefetch });
+    const waits: number[] = [];
+    await runBatch(await planBatch(cases, out), {
+      stage1,
+      stage2: null,
+      prefetch,
+      onRecord: (r) => waits.push(Math.round(r.seconds!.read * 100) / 100),
+    });
     const row = {
       prefetch,
       cases: cases.length,
       seconds: (performance.now() - t0) / 1000,
+      readWaits: waits,
       load,
     };
     console.log(JSON.stringify(row));

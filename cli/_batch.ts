@@ -47,17 +47,25 @@ export const BATCH_ERRORS = [ShardError, BatchFailedError];
 export function chooseShard(spec: string | undefined): Shard | null {
   if (spec !== undefined) return parseShard(spec);
   // without --allow-env there is no scheduler to ask (and no prompt)
-  if (Deno.permissions.querySync({ name: "env" }).state !== "granted") return null;
+  if (Deno.permissions.querySync({ name: "env" }).state !== "granted") {
+    return null;
+  }
   return shardFromEnv(Deno.env.toObject());
 }
 
 /** The host name for the summary (empty without permission). */
 function hostName(): string {
   // query first: asking for a permission not granted would prompt on a terminal
-  if (Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state === "granted") {
+  if (
+    Deno.permissions.querySync({ name: "sys", kind: "hostname" }).state ===
+      "granted"
+  ) {
     return Deno.hostname();
   }
-  if (Deno.permissions.querySync({ name: "env", variable: "HOSTNAME" }).state === "granted") {
+  if (
+    Deno.permissions.querySync({ name: "env", variable: "HOSTNAME" }).state ===
+      "granted"
+  ) {
     return Deno.env.get("HOSTNAME") ?? "";
   }
   return "";
@@ -76,21 +84,34 @@ function organLine(r: CaseRecord): string {
 /** Runs a batch from parsed arguments; throws BatchFailedError when any case failed. */
 export async function segmentBatch(a: BatchArgs): Promise<void> {
   if (/\.nii(\.gz)?$/i.test(a.outDir)) {
-    throw new UsageError(`${a.outDir}: with several CTs, -o names an output folder, not a file`);
+    throw new UsageError(
+      `${a.outDir}: with several CTs, -o names an output folder, not a file`,
+    );
   }
   const shard = chooseShard(a.shard);
   const cases = await discoverCases(a.inputs, { manifest: a.manifest });
-  if (!cases.length) throw new UsageError("no CT to segment (give files, folders or --manifest)");
-  const plan = await planBatch(cases, a.outDir, { shard, overwrite: a.overwrite });
+  if (!cases.length) {
+    throw new UsageError(
+      "no CT to segment (give files, folders or --manifest)",
+    );
+  }
+  const plan = await planBatch(cases, a.outDir, {
+    shard,
+    overwrite: a.overwrite,
+  });
   const share = shard ? `; ${shard.source}: ${plan.mine.length} of them` : "";
   console.log(
     `cases: ${cases.length}${share}; ${plan.skip.length} already segmented` +
-      (plan.skip.length ? " (skipped; --overwrite redoes them)" : "") + `, ${plan.todo.length} to segment`,
+      (plan.skip.length ? " (skipped; --overwrite redoes them)" : "") +
+      `, ${plan.todo.length} to segment`,
   );
   const t0 = performance.now();
-  let stage1 = null, stage2 = null;
+  let stage1 = null, stage2 = null, prefetch = true;
   if (plan.todo.length) {
     const gpu = await startGpu(a.adapter);
+    // reading the next CT ahead pays when a GPU does the work; on the software adapter the same
+    // CPU cores would do both (bench/RESULTS.md, "Scale")
+    prefetch = !gpu.isFallback;
     convKernels.inference = inferencePrecision(a.precision);
     console.log(
       `adapter: ${gpu.adapterName}${gpu.isFallback ? " (software: slow)" : ""}; ` +
@@ -98,16 +119,27 @@ export async function segmentBatch(a: BatchArgs): Promise<void> {
     );
     const modelDir = a.model ?? DEMO_MODEL_DIR;
     if (!a.model) {
-      console.log(`model: the shipped demo model (${modelDir}); train your own with deno task train`);
+      console.log(
+        `model: the shipped demo model (${modelDir}); train your own with deno task train`,
+      );
     }
-    ({ stage1, stage2 } = await loadCascade(modelDir, { stage1Only: a.stage1Only }));
+    ({ stage1, stage2 } = await loadCascade(modelDir, {
+      stage1Only: a.stage1Only,
+    }));
   }
   const bar = plan.todo.length
-    ? new Progress("cases", plan.todo.length, { mode: a.mode, unit: "case", writer: stderrWriter })
+    ? new Progress("cases", plan.todo.length, {
+      mode: a.mode,
+      unit: "case",
+      writer: stderrWriter,
+    })
     : null;
-  const barOnTerminal = a.mode === "bar" || (a.mode === "auto" && stderrWriter.isTerminal?.());
+  const barOnTerminal = a.mode === "bar" ||
+    (a.mode === "auto" && stderrWriter.isTerminal?.());
   const say = (line: string, toErr = false) => {
-    if (bar && barOnTerminal) stderrWriter.writeSync(new TextEncoder().encode("\r\x1b[K"));
+    if (bar && barOnTerminal) {
+      stderrWriter.writeSync(new TextEncoder().encode("\r\x1b[K"));
+    }
     if (toErr) console.error(line);
     else console.log(line);
   };
@@ -116,6 +148,7 @@ export async function segmentBatch(a: BatchArgs): Promise<void> {
     stage1: stage1!,
     stage2,
     overlap: a.overlap,
+    prefetch,
     describe: (e) => errorLine(e),
     host: hostName(),
     onCase: (c) => {
@@ -129,9 +162,12 @@ export async function segmentBatch(a: BatchArgs): Promise<void> {
         return;
       }
       const at = `[${++n}/${plan.todo.length}]`;
-      if (r.status === "failed") say(`error: ${at} ${r.case}: ${r.error}`, true);
-      else {
-        say(`${at} ${r.case}: ${r.seconds!.total.toFixed(1)} s; ${organLine(r)}`);
+      if (r.status === "failed") {
+        say(`error: ${at} ${r.case}: ${r.error}`, true);
+      } else {
+        say(
+          `${at} ${r.case}: ${r.seconds!.total.toFixed(1)} s; ${organLine(r)}`,
+        );
         for (const w of r.warnings) say(`  warning: ${w}`);
       }
       bar?.tick(1, r.case);
@@ -143,7 +179,9 @@ export async function segmentBatch(a: BatchArgs): Promise<void> {
     `done in ${total}: ${result.segmented} segmented, ${result.skipped} skipped, ${result.failed} failed ` +
       `(of ${plan.mine.length}); summary: ${result.summary.csv}`,
   );
-  if (shard) console.log("after every shard has run: deno task summarize " + a.outDir);
+  if (shard) {
+    console.log("after every shard has run: deno task summarize " + a.outDir);
+  }
   if (result.failed) {
     throw new BatchFailedError(
       `${result.failed} of ${plan.mine.length} cases failed (listed above and in ${result.summary.csv})`,

@@ -359,6 +359,14 @@ Deno.test({
         b = await readLabels(`${out2}/${name}.seg.nii.gz`);
       assert.deepEqual(b.data, a.data, name);
     }
+    // all done: nothing to segment, no GPU or model needed
+    const nothing = await runCli("segment.ts", [input, "-o", out2, "--progress", "off"]);
+    assert.equal(nothing.code, 0, nothing.stderr);
+    assert.match(
+      nothing.stdout,
+      /cases: 3; 3 already segmented \(skipped; --overwrite redoes them\), 0 to segment/,
+    );
+    assert.doesNotMatch(nothing.stdout, /adapter:/);
     const summary = parseCsv(await Deno.readTextFile(`${out2}/summary.csv`));
     assert.deepEqual(summary.slice(1).map((row) => row[0]), ["ct0", "ct1", "ct2"]);
     const after = await runCli("segment.ts", [...args, "--json", "x.json"]);

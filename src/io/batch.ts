@@ -64,6 +64,7 @@ export interface BatchEvents {
 
 /** Options of {@link runBatch}. */
 export interface BatchOptions extends BatchEvents {
+  /** The models (unused, and may be absent, when every case is skipped). */
   stage1: StageModel;
   stage2: StageModel | null;
   overlap?: number;
@@ -146,7 +147,6 @@ export async function runBatch(plan: BatchPlan, o: BatchOptions): Promise<BatchR
 
   const start = (c: InputCase): Promise<Read> =>
     read(c).then((volume) => ({ volume }), (error) => ({ error }));
-  const spec = (o.stage2 ?? o.stage1).spec;
   let failed = 0, segmented = 0;
   let next = plan.todo.length ? start(plan.todo[0]) : null;
   for (let i = 0; i < plan.todo.length; i++) {
@@ -169,7 +169,7 @@ export async function runBatch(plan: BatchPlan, o: BatchOptions): Promise<BatchR
     try {
       if ("error" in got) throw got.error;
       const ct = got.volume;
-      const fit = inputFitWarnings(ct, spec);
+      const fit = inputFitWarnings(ct, (o.stage2 ?? o.stage1).spec);
       const seg = await segmentVolume(ct, o.stage1, o.stage2, { overlap: o.overlap, onTile: o.onTile });
       const t1 = performance.now();
       await makeDir(dirname(r.output));

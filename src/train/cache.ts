@@ -20,7 +20,7 @@ import { makeVolume } from "../volume/grid.ts";
 import type { LabelRemap } from "../volume/labels.ts";
 import type { Vec3 } from "../volume/types.ts";
 import { readCase, type TrainingCase } from "../io/dataset.ts";
-import { writeFileAtomic } from "../io/atomic.ts";
+import { FileWriteError, writeFileAtomic } from "../io/atomic.ts";
 import {
   fileStamp,
   hashFile,
@@ -194,9 +194,16 @@ export class TrainingCache {
 
   private constructor(readonly dir: string) {}
 
-  /** Opens (creating) a cache folder. */
+  /** Opens (creating) a cache folder; a FileWriteError naming it when it cannot be created. */
   static async open(dir: string): Promise<TrainingCache> {
-    for (const sub of ["sources", "grid", "c2"]) await makeDir(`${dir}/${sub}`);
+    try {
+      for (const sub of ["sources", "grid", "c2"]) await makeDir(`${dir}/${sub}`);
+    } catch (e) {
+      const problem = e instanceof Error ? e.message.split("\n")[0] : String(e);
+      throw new FileWriteError(dir, `${problem} (choose another cache folder with --cache DIR)`, {
+        cause: e,
+      });
+    }
     return new TrainingCache(dir);
   }
 

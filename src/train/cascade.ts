@@ -99,7 +99,8 @@ export async function trainCascade(o: CascadeTrainOptions): Promise<StageTrainRe
           remap: o.remap,
           onCase: (...p: Parameters<PrepareProgress>) => o.onPrepare?.(stage, ...p),
         };
-        if (!stage1) return await stage1Store(cache, list, spec, opts);
+        // stage 1's grids were all made by the pass above: finding them again needs no report
+        if (!stage1) return await stage1Store(cache, list, spec, { remap: o.remap });
         const hash = await cache.contentHash(stage1.path);
         return await stage2Store(cache, list, spec, { ...stage1, hash }, opts);
       };
