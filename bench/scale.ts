@@ -169,6 +169,7 @@ async function benchSegment(): Promise<void> {
       dims: ct.dims,
       voxels,
       wall: r.wall,
+      cpu: r.cpu,
       peakMiB: r.peakMiB,
       seconds: report.seconds,
       load: r.load,
@@ -228,6 +229,7 @@ async function trainRun(n: number, code: string, run: string, extra: string[]) {
     cases: n,
     run,
     wall: r.wall,
+    cpu: r.cpu,
     peakMiB: r.peakMiB,
     preparation: prepared !== null && started !== null ? prepared - started : null,
     firstIteration: first,
@@ -243,7 +245,7 @@ async function benchTrain(): Promise<void> {
     await Deno.remove(cache, { recursive: true }).catch(() => {});
     await trainRun(n, ROOT.replace(/\/$/, ""), "first", ["--cache", cache]);
     await trainRun(n, ROOT.replace(/\/$/, ""), "cached", ["--cache", cache]);
-    if (values.old && n <= 8) {
+    if (values.old) {
       await trainRun(n, values.old, "before the cache", []);
     }
   }
