@@ -12,6 +12,7 @@ import { candidateC1, labelsOnGrid, stageGridHu, stageVolume } from "../src/casc
 import { FAST_UNET } from "../src/nn/unet3d.ts";
 import { listCases, readCase } from "../src/io/dataset.ts";
 import { readNifti, writeNifti } from "../src/io/volumes.ts";
+import { FileWriteError } from "../src/io/atomic.ts";
 import { CacheError, decodeEntry, encodeEntry, gridSpecOf, TrainingCache } from "../src/train/cache.ts";
 import { trainCascade } from "../src/train/cascade.ts";
 import { addDiceCounts, diceFromCounts, dicePerLabel, emptyDiceCounts } from "../src/train/dice.ts";
@@ -111,6 +112,16 @@ Deno.test("a case is prepared once; a changed image, label map, remap or preset 
   const coarser = [{ ...grids[0], spacing: [9, 9, 9] as [number, number, number] }];
   assert.deepEqual((await pass(coarser)).prepared, ["ct0", "ct1", "ct2"], "preset");
   assert.deepEqual((await pass()).prepared, [], "the old entries are still there");
+});
+
+Deno.test("a cache folder that cannot be made is named in one line, with the way out", async () => {
+  const file = await Deno.makeTempFile();
+  await assert.rejects(
+    () => TrainingCache.open(`${file}/cache`),
+    (e) =>
+      e instanceof FileWriteError && e.message.startsWith(`${file}/cache: cannot write: `) &&
+      /--cache DIR/.test(e.message) && !e.message.includes("\n"),
+  );
 });
 
 /** A volume of 8 voxels standing for case `id`. */
