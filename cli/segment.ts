@@ -1,8 +1,9 @@
 /**
- * `deno task segment volume.nii.gz|DICOM_DIR [-o OUT.nii.gz|OUT.dcm] [--model DIR] ...`: the two-stage
- * cascade on a whole CT, writing a label map with the input's grid and affine (NIfTI, or a DICOM SEG
- * for a DICOM series). Argument parsing and printing
- * only; the work is in src/cascade/.
+ * `deno task segment CT [-o OUT.nii.gz|OUT.dcm] [--model DIR] ...`: the two-stage cascade on a whole
+ * CT (a NIfTI file or a DICOM series folder), writing a label map with the input's grid and affine
+ * (NIfTI, or a DICOM SEG for a DICOM series); with several CTs, folders or a manifest, a batch into
+ * an output folder (cli/_batch.ts). Argument parsing and printing only; the work is in src/cascade/
+ * and src/io/batch.ts.
  */
 import { parseArgs } from "node:util";
 import { basename, resolve } from "node:path";
@@ -30,10 +31,14 @@ import { type OrganStats, organStats } from "../src/report/organs.ts";
 import { segmentReport } from "../src/report/segment-report.ts";
 import { inputFitWarnings, outputFitWarnings } from "../src/cascade/fit.ts";
 import { ADAPTER_CHOICES, type AdapterChoice } from "../src/gpu/runtime.ts";
+import { isDirectory } from "../src/io/fs.ts";
+import { isDicomFolder } from "../src/io/dicom-files.ts";
+import { BATCH_ERRORS, segmentBatch } from "./_batch.ts";
 
 const HELP = `Segment the abdominal organs of a CT with the two-stage cascaded 3D U-Net.
 
 Usage: deno task segment CT [options]
+       deno task segment CT... [--manifest LIST] -o OUT_DIR [options]
 
 CT is a NIfTI file (.nii, .nii.gz) or a folder holding a DICOM CT series (read recursively).
 
@@ -56,6 +61,22 @@ CT is a NIfTI file (.nii, .nii.gz) or a folder holding a DICOM CT series (read r
   --progress MODE     bar, lines or off (default: a bar on a terminal, lines otherwise)
   -h, --help          this help
 
+Many CTs (several inputs, a folder, or --manifest): the model is loaded once and -o names an
+output folder, which receives NAME.seg.nii.gz per case and summary.csv / summary.jsonl (organ
+volumes, HU, edge flags, times, status), updated as cases finish.
+  --manifest FILE     a list of CTs: one path per line (.txt), or a CSV file with a "path" column
+                      (and optionally "name"); relative paths are relative to the manifest
+  --overwrite         segment cases whose output exists (default: skip them, so a killed run
+                      resumes where it stopped)
+  --shard I/N         take shard I (0 to N-1) of N, by a stable hash of each case's name; without
+                      it, a Slurm job array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a
+                      Kubernetes Indexed Job (JOB_COMPLETION_INDEX, JOB_COMPLETIONS) picks it.
+                      Shards write summary.shard-I-of-N.*; deno task summarize OUT_DIR merges them
+A folder's cases are its NIfTI files at any depth (not *.labels.nii.gz nor *.seg.nii.gz) and its
+sub-folders that directly hold DICOM files (one series each), named by their file or folder names
+(or enough of their paths to tell them apart). A case that cannot be read or
+segmented is reported on one line and the batch goes on; the exit code is 1 if any failed.
+
 Labels: 0 background, 1 artery (aorta), 2 portal vein, 3 liver, 4 spleen, 5 stomach,
 6 gallbladder, 7 pancreas. The table gives each organ's volume and mean HU; an organ marked
 "cut" touches the edge of the scan, so its volume is a lower bound.`;
@@ -75,6 +96,9 @@ async function main() {
       progress: { type: "string", default: "auto" },
       precision: { type: "string", default: "auto" },
       adapter: { type: "string", default: "high-performance" },
+      manifest: { type: "string" },
+      shard: { type: "string" },
+      overwrite: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
       series: { type: "string" },
       "dicom-seg": { type: "string" },
@@ -84,21 +108,19 @@ async function main() {
     console.log(HELP);
     return;
   }
-  if (positionals.length !== 1) {
-    throw new UsageError("give exactly one CT (a .nii/.nii.gz file or a DICOM folder); see --help");
-  }
-  const input = positionals[0];
-  const output = values.output ?? `${inputStem(input)}.seg.nii.gz`;
-  // DICOM out: `-o X.dcm` writes only the SEG, `--dicom-seg FILE` adds one to the NIfTI.
-  const segOnly = /\.dcm$/i.test(output);
-  const dicomSeg = segOnly ? output : values["dicom-seg"];
-  if (!segOnly && !/\.nii(\.gz)?$/i.test(output)) {
-    throw new UsageError(`${output}: the output must end in .nii, .nii.gz or .dcm`);
-  }
-  for (const out of [output, dicomSeg]) {
-    if (out !== undefined && resolve(out) === resolve(input)) {
-      throw new UsageError(`${out}: refusing to overwrite the input`);
-    }
+  // A batch: several inputs, a manifest, a shard, or a folder that is not one DICOM series (or is one,
+  // but -o names an output folder rather than a file).
+  // (-o names a folder: it ends in "/", exists as one, or has no file suffix)
+  const o = values.output;
+  const outIsDir = o !== undefined &&
+    (o.endsWith("/") || await isDirectory(o) || !/\.\w+$/.test(basename(o)));
+  const one = positionals.length === 1 && values.manifest === undefined && values.shard === undefined;
+  const batch = !one ||
+    (await isDirectory(positionals[0]) && (outIsDir || !(await isDicomFolder(positionals[0]))));
+  if (!batch && positionals.length !== 1) {
+    throw new UsageError(
+      "give a CT (a .nii/.nii.gz file or a DICOM folder), several, or --manifest; see --help",
+    );
   }
   const overlap = Number(values.overlap);
   if (!(overlap >= 0 && overlap <= 0.9)) {
@@ -117,6 +139,43 @@ async function main() {
   const adapter = values.adapter as AdapterChoice;
   if (!ADAPTER_CHOICES.includes(adapter)) {
     throw new UsageError(`--adapter must be ${ADAPTER_CHOICES.join(", ")}, got "${values.adapter}"`);
+  }
+
+  if (batch) {
+    for (const single of ["json", "preview", "reference", "dicom-seg", "series"] as const) {
+      if (values[single] !== undefined) {
+        throw new UsageError(
+          `--${single} is for one CT; a batch writes summary.csv and summary.jsonl instead`,
+        );
+      }
+    }
+    if (!values.output) throw new UsageError("with several CTs, give an output folder: -o OUT_DIR");
+    return await segmentBatch({
+      inputs: positionals,
+      manifest: values.manifest,
+      outDir: values.output,
+      shard: values.shard,
+      overwrite: values.overwrite,
+      model: values.model,
+      stage1Only: values["stage1-only"],
+      overlap,
+      precision,
+      adapter,
+      mode,
+    });
+  }
+  const input = positionals[0];
+  const output = values.output ?? `${inputStem(input)}.seg.nii.gz`;
+  // DICOM out: `-o X.dcm` writes only the SEG, `--dicom-seg FILE` adds one to the NIfTI.
+  const segOnly = /\.dcm$/i.test(output);
+  const dicomSeg = segOnly ? output : values["dicom-seg"];
+  if (!segOnly && !/\.nii(\.gz)?$/i.test(output)) {
+    throw new UsageError(`${output}: the output must end in .nii, .nii.gz or .dcm`);
+  }
+  for (const out of [output, dicomSeg]) {
+    if (out !== undefined && resolve(out) === resolve(input)) {
+      throw new UsageError(`${out}: refusing to overwrite the input`);
+    }
   }
 
   const t0 = performance.now();
@@ -237,4 +296,4 @@ function organTable(organs: OrganStats[]): string {
   return formatTable(headers, rows);
 }
 
-if (import.meta.main) await runCli(main);
+if (import.meta.main) await runCli(main, BATCH_ERRORS);

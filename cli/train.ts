@@ -18,6 +18,8 @@ import { Progress, type ProgressMode } from "../src/report/progress.ts";
 import { formatTable } from "../src/report/table.ts";
 import { labelName } from "../src/volume/labels.ts";
 import type { LabelDice } from "../src/train/dice.ts";
+import { DEFAULT_MEMORY } from "../src/train/loop.ts";
+import { CacheError } from "../src/train/cache.ts";
 
 /** A preset's default iterations per stage, "N1 / N2". */
 const defaults = (name: string) => PRESETS[name].train.map((t) => t.iterations).join(" / ");
@@ -44,6 +46,11 @@ Usage: deno task train --data DIR --out MODEL_DIR [options]
   --labels SPEC       map the data's label ids to ours: "52:1,64:2,5:3,1:4,6:5,4:6,7:7"
                       (TotalSegmentator ids) or a JSON file {"52": 1, ...}; unlisted ids become 0
   --seed N            random seed (default 0): the same seed repeats a run exactly
+  --cache DIR         the training cache: each case preprocessed once, keyed by its files'
+                      contents, the labels and the preset (default: DIR/.train-cache; see
+                      deno task prepare, which fills it ahead, on many machines if need be)
+  --cases-in-memory N training cases held in memory at once (default ${DEFAULT_MEMORY.cases}); one is
+                      replaced every ${DEFAULT_MEMORY.refreshEvery} iterations, so memory does not grow with the data
   --no-augment        no random deformation or rotation of the patches
   --resume            continue the run whose checkpoint is in MODEL_DIR, exactly where it stopped
   --adapter A         high-performance (default), low-power or software (the CPU)
@@ -78,6 +85,8 @@ async function main() {
       labels: { type: "string" },
       "class-weights": { type: "string" },
       seed: { type: "string", default: "0" },
+      cache: { type: "string" },
+      "cases-in-memory": { type: "string" },
       "no-augment": { type: "boolean", default: false },
       resume: { type: "boolean", default: false },
       progress: { type: "string" },
@@ -123,6 +132,7 @@ async function main() {
   for (const c of cases) headers.push(await readNiftiHeader(c.image)); // one file open at a time
   const profile = trainingProfile(headers);
   const voxelMm = profile.typicalVoxelMm;
+  const inMemory = positiveInt("cases-in-memory", values["cases-in-memory"]);
 
   const gpu = await startGpu(adapter);
   const { preset, why } = values.preset
@@ -155,6 +165,7 @@ async function main() {
   const progressMode = mode as ProgressMode;
   const validationToStdout = mode === "lines" || mode === "off" || !Deno.stderr.isTerminal();
   let bar: Progress | null = null;
+  let prep: Progress | null = null, prepared = 0;
   const results = await trainCascade({
     dataDir: values.data,
     outDir: values.out,
@@ -165,6 +176,8 @@ async function main() {
     remap,
     overrides,
     augment: !values["no-augment"],
+    cacheDir: values.cache,
+    memory: inMemory ? { ...DEFAULT_MEMORY, cases: inMemory } : undefined,
     signal: stop.signal,
     metadata: {
       training: JSON.stringify({
@@ -174,6 +187,20 @@ async function main() {
       }),
     },
     onStatus: (m) => console.log(m),
+    onPrepare: (stage, done, total, id, work) => {
+      prep ??= new Progress(`stage ${stage}: cases`, total, {
+        mode: progressMode,
+        unit: "case",
+        writer: stderrWriter,
+      });
+      if (work) prepared++;
+      prep.tick(1, `${id}${work ? "" : " (cached)"}`);
+      if (done === total) {
+        prep.done(`${prepared} prepared, ${total - prepared} from the cache`);
+        prep = null;
+        prepared = 0;
+      }
+    },
     onIteration: (stage, it, total, loss, rate) => {
       // a resumed run counts (and times) only the iterations it still has to do
       bar ??= new Progress(
@@ -225,4 +252,4 @@ function diceTable(d: LabelDice[]): string {
   );
 }
 
-if (import.meta.main) await runCli(main, [TrainingError]);
+if (import.meta.main) await runCli(main, [TrainingError, CacheError]);

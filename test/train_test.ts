@@ -14,7 +14,8 @@ import { decodeSafetensors } from "../src/nn/safetensors.ts";
 import { weightedCrossEntropy } from "../src/ops/loss.ts";
 import { Tensor, tidy } from "../src/tensor.ts";
 import { trainCascade } from "../src/train/cascade.ts";
-import { loadTrainingVolume } from "../src/train/cases.ts";
+import { TrainingCache } from "../src/train/cache.ts";
+import { stage1Store } from "../src/train/prepare.ts";
 import { modelSeed, stageFiles, TrainingError, volumeClassWeights } from "../src/train/loop.ts";
 import { samplePatch, type TrainingVolume, trainingVolume } from "../src/train/sampler.ts";
 import { readMetrics } from "../src/train/metrics.ts";
@@ -115,7 +116,8 @@ Deno.test("stage 1 learns: the loss on fixed patches falls by a margin; model, c
   // the run started from) and after (the model it saved). Deterministic: seeded draws and weights.
   const spec = preset.stages[0];
   const [c] = await listCases(data);
-  const volume = await loadTrainingVolume(c, spec);
+  const store = await stage1Store(await TrainingCache.open(await Deno.makeTempDir()), [c], spec);
+  const volume = await store.load(0);
   const initial = new UNet3D(spec.unet, modelSeed(3, 1));
   const { model: trained } = await loadModel(stageFiles(out, 1).model);
   const [before, after] = [

@@ -100,3 +100,21 @@ export async function isDicomFolder(path: string): Promise<boolean> {
   for (const name of names) if (await isDicomFile(`${path}/${name}`)) return true;
   return false;
 }
+
+/**
+ * Whether a folder is one DICOM series for a batch: one of the regular files directly in it (not in
+ * sub-folders, which may be series of their own) is a DICOM file.
+ */
+export async function holdsDicomFiles(dir: string): Promise<boolean> {
+  let checked = 0;
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (!e.isFile || e.name.startsWith(".")) continue;
+      if (await isDicomFile(`${dir}/${e.name}`)) return true;
+      if (++checked >= 16) return false; // a series folder holds little else
+    }
+  } catch {
+    return false;
+  }
+  return false;
+}

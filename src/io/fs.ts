@@ -4,6 +4,8 @@
  * neighbours in src/io/ are the only places that read paths, list folders or write files.
  */
 
+import { createHash } from "node:crypto";
+
 /** Why a file could not be read. */
 export type ReadProblem = "not-found" | "is-directory" | "read";
 
@@ -97,4 +99,65 @@ export async function listDir(dir: string): Promise<{ name: string; isDirectory:
     throw new FileReadError(dir, "read", `cannot list: ${firstLine(e)}`, { cause: e });
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Size and modification time of a file; a FileReadError when it cannot be seen. */
+export async function fileStamp(path: string): Promise<{ size: number; mtimeMs: number }> {
+  try {
+    const info = await Deno.stat(path);
+    if (info.isDirectory) throw new FileReadError(path, "is-directory", "is a directory");
+    return { size: info.size, mtimeMs: info.mtime?.getTime() ?? 0 };
+  } catch (e) {
+    if (e instanceof FileReadError) throw e;
+    if (e instanceof Deno.errors.NotFound) {
+      throw new FileReadError(path, "not-found", "file not found", { cause: e });
+    }
+    throw new FileReadError(path, "read", `cannot read: ${firstLine(e)}`, { cause: e });
+  }
+}
+
+/** SHA-256 of a file's contents (hex), read in chunks so that memory stays small. */
+export async function hashFile(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  let file: Deno.FsFile | null = null;
+  try {
+    file = await Deno.open(path, { read: true });
+    const buf = new Uint8Array(1 << 20);
+    while (true) {
+      const n = await file.read(buf);
+      if (n === null) break;
+      hash.update(buf.subarray(0, n));
+    }
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new FileReadError(path, "not-found", "file not found", { cause: e });
+    }
+    throw new FileReadError(path, "read", `cannot read: ${firstLine(e)}`, { cause: e });
+  } finally {
+    file?.close();
+  }
+  return hash.digest("hex");
+}
+
+/** The first `length` bytes of a file (fewer when it is shorter). */
+export async function readFileHead(path: string, length: number): Promise<Uint8Array<ArrayBuffer>> {
+  let file: Deno.FsFile | null = null;
+  try {
+    file = await Deno.open(path, { read: true });
+    const buf = new Uint8Array(length);
+    let got = 0;
+    while (got < length) {
+      const n = await file.read(buf.subarray(got));
+      if (n === null) break;
+      got += n;
+    }
+    return buf.slice(0, got);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new FileReadError(path, "not-found", "file not found", { cause: e });
+    }
+    throw new FileReadError(path, "read", `cannot read: ${firstLine(e)}`, { cause: e });
+  } finally {
+    file?.close();
+  }
 }

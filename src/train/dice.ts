@@ -8,6 +8,57 @@ export interface LabelDice {
   reference: number;
 }
 
+/** Voxel counts behind Dice: per label, the overlap, the predicted and the reference voxels. */
+export interface DiceCounts {
+  inter: Float64Array;
+  pred: Float64Array;
+  ref: Float64Array;
+}
+
+/** Empty counts for labels 0..classes-1. */
+export function emptyDiceCounts(classes: number): DiceCounts {
+  return {
+    inter: new Float64Array(classes),
+    pred: new Float64Array(classes),
+    ref: new Float64Array(classes),
+  };
+}
+
+/**
+ * Adds one volume's counts to `into`, over the voxels where `mask` is non-zero (all voxels when no
+ * mask is given). Counting volume by volume gives the Dice of the pooled voxels without pooling them.
+ */
+export function addDiceCounts(
+  into: DiceCounts,
+  predicted: ArrayLike<number>,
+  reference: ArrayLike<number>,
+  mask?: ArrayLike<number>,
+): DiceCounts {
+  if (predicted.length !== reference.length || (mask && mask.length !== predicted.length)) {
+    throw new Error("dicePerLabel: volumes differ in size");
+  }
+  const { inter, pred, ref } = into;
+  const classes = inter.length;
+  for (let i = 0; i < predicted.length; i++) {
+    if (mask && !mask[i]) continue;
+    const p = predicted[i], r = reference[i];
+    if (p < classes) pred[p]++;
+    if (r < classes) ref[r]++;
+    if (p === r && p < classes) inter[p]++;
+  }
+  return into;
+}
+
+/** Dice of labels 1..classes-1 from counts. */
+export function diceFromCounts({ inter, pred, ref }: DiceCounts): LabelDice[] {
+  const out: LabelDice[] = [];
+  for (let k = 1; k < inter.length; k++) {
+    const den = pred[k] + ref[k];
+    out.push({ label: k, dice: den > 0 ? (2 * inter[k]) / den : NaN, predicted: pred[k], reference: ref[k] });
+  }
+  return out;
+}
+
 /**
  * Dice for labels 1..classes-1, counted over the voxels where `mask` is non-zero (all voxels when no
  * mask is given).
@@ -18,23 +69,7 @@ export function dicePerLabel(
   classes: number,
   mask?: ArrayLike<number>,
 ): LabelDice[] {
-  if (predicted.length !== reference.length || (mask && mask.length !== predicted.length)) {
-    throw new Error("dicePerLabel: volumes differ in size");
-  }
-  const inter = new Float64Array(classes), pred = new Float64Array(classes), ref = new Float64Array(classes);
-  for (let i = 0; i < predicted.length; i++) {
-    if (mask && !mask[i]) continue;
-    const p = predicted[i], r = reference[i];
-    if (p < classes) pred[p]++;
-    if (r < classes) ref[r]++;
-    if (p === r && p < classes) inter[p]++;
-  }
-  const out: LabelDice[] = [];
-  for (let k = 1; k < classes; k++) {
-    const den = pred[k] + ref[k];
-    out.push({ label: k, dice: den > 0 ? (2 * inter[k]) / den : NaN, predicted: pred[k], reference: ref[k] });
-  }
-  return out;
+  return diceFromCounts(addDiceCounts(emptyDiceCounts(classes), predicted, reference, mask));
 }
 
 /** Mean of the defined (non-NaN) Dice values; NaN when none is defined. */

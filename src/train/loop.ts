@@ -21,8 +21,9 @@ import { predictInside } from "../cascade/infer.ts";
 import type { StageSpec } from "../cascade/stage.ts";
 import type { TrainSettings } from "../cascade/presets.ts";
 import { LABEL_NAMES } from "../volume/labels.ts";
-import { dicePerLabel, type LabelDice, meanDice } from "./dice.ts";
+import { addDiceCounts, diceFromCounts, emptyDiceCounts, type LabelDice, meanDice } from "./dice.ts";
 import { type Patch, samplePatch, type TrainingVolume } from "./sampler.ts";
+import { type CaseStore, memoryStore, WorkingSet } from "./working-set.ts";
 import { loadCheckpoint, type LoopState, saveCheckpoint } from "./checkpoint.ts";
 import { type MetricRecord, readMetrics, writeCurves } from "./metrics.ts";
 
@@ -48,9 +49,11 @@ export function stageFiles(dir: string, stage: number) {
 export interface StageTrainOptions {
   spec: StageSpec;
   settings: TrainSettings;
-  train: TrainingVolume[];
-  /** Held-out volumes; when empty the training volumes are used (and `validationIsTraining` says so). */
-  validation: TrainingVolume[];
+  train: CaseStore;
+  /** Held-out cases; when empty the training cases are used (and `validationIsTraining` says so). */
+  validation: CaseStore;
+  /** Training cases held in memory at once, and iterations between replacing one (see WorkingSet). */
+  memory?: { cases: number; refreshEvery: number };
   outDir: string;
   seed: number;
   resume: boolean;
@@ -79,7 +82,15 @@ export interface StageTrainResult {
   validationIsTraining: boolean;
   /** True when stopped by the signal before the last iteration. */
   interrupted: boolean;
+  /** Most training volumes held in memory at once (the working set and its read-ahead). */
+  peakCasesInMemory: number;
 }
+
+/**
+ * Training cases in memory at once, and iterations between replacing one: enough cases to vary the
+ * patches of neighbouring iterations, few enough that memory does not grow with the data set.
+ */
+export const DEFAULT_MEMORY = { cases: 4, refreshEvery: 20 };
 
 /** Seed of iteration `it` of a stage. */
 function iterationSeed(seed: number, stage: number, it: number): number {
@@ -96,24 +107,22 @@ function modelMetadata(spec: StageSpec, extra: Record<string, string>): Record<s
   return { ...extra, stage: JSON.stringify(spec), labels: JSON.stringify(LABEL_NAMES) };
 }
 
-/** Validation Dice per organ of the current model over the validation volumes (pooled voxels). */
+/**
+ * Validation Dice per organ of the current model over the validation cases (pooled voxels), loading
+ * one case at a time (`held` offers volumes already in memory).
+ */
 export async function validate(
   model: UNet3D,
   spec: StageSpec,
-  volumes: TrainingVolume[],
+  cases: CaseStore,
+  held?: (i: number) => Promise<TrainingVolume> | undefined,
 ): Promise<LabelDice[]> {
-  const predicted: Uint8Array[] = [], reference: Uint8Array[] = [];
-  for (const v of volumes) {
-    predicted.push(await predictInside(model, spec, v.image, v.dims, v.candidate));
-    reference.push(v.labels);
+  const counts = emptyDiceCounts(spec.unet.classes);
+  for (let i = 0; i < cases.ids.length; i++) {
+    const v = await (held?.(i) ?? cases.load(i));
+    addDiceCounts(counts, await predictInside(model, spec, v.image, v.dims, v.candidate), v.labels);
   }
-  const join = (parts: Uint8Array[]) => {
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) out.set(p, (at += p.length) - p.length);
-    return out;
-  };
-  return dicePerLabel(join(predicted), join(reference), spec.unet.classes);
+  return diceFromCounts(counts);
 }
 
 /**
@@ -123,14 +132,17 @@ export async function validate(
  * nothing, and the weights would jump from patch to patch.
  */
 export function volumeClassWeights(volumes: TrainingVolume[], classes: number): Float32Array {
+  return storeClassWeights(memoryStore(volumes), classes);
+}
+
+/** {@link volumeClassWeights} from the counts a store keeps (no volume is loaded). */
+export function storeClassWeights(cases: CaseStore, classes: number): Float32Array {
   const counts = new Float64Array(classes);
-  let total = 0;
-  for (const v of volumes) {
-    for (const i of v.inside) {
-      counts[v.labels[i]]++;
-      total++;
-    }
+  for (let i = 0; i < cases.ids.length; i++) {
+    const c = cases.counts(i, classes);
+    for (let k = 0; k < classes; k++) counts[k] += c[k];
   }
+  const total = counts.reduce((a, b) => a + b, 0);
   return Float32Array.from(counts, (n) => (total ? (1 - n / total) / (classes - 1) : 0));
 }
 
@@ -153,14 +165,24 @@ export async function trainStage(o: StageTrainOptions): Promise<StageTrainResult
   }
   const model = new UNet3D(spec.unet, modelSeed(o.seed, spec.stage));
   const optimizer = makeOptimizer(model, settings);
-  const validationIsTraining = o.validation.length === 0;
-  const valVolumes = validationIsTraining ? o.train : o.validation;
+  const validationIsTraining = o.validation.ids.length === 0;
+  const memory = o.memory ?? DEFAULT_MEMORY;
+  const working = new WorkingSet(o.train, {
+    size: memory.cases,
+    refreshEvery: memory.refreshEvery,
+    seed: o.seed,
+    stage: spec.stage,
+  });
+  const validateNow = () =>
+    validationIsTraining
+      ? validate(model, spec, o.train, (i) => working.held(i))
+      : validate(model, spec, o.validation);
   let loop: LoopState = { iteration: 0, bestScore: -1, bestIteration: 0, seconds: 0 };
   let history: MetricRecord[] = [];
   let bestDice: LabelDice[] = [];
   const k = spec.unet.classes;
   const classWeights = Tensor.from(
-    settings.classWeights === "uniform" ? new Float32Array(k).fill(1) : volumeClassWeights(o.train, k),
+    settings.classWeights === "uniform" ? new Float32Array(k).fill(1) : storeClassWeights(o.train, k),
     [k],
   );
   untrack(classWeights);
@@ -186,8 +208,9 @@ export async function trainStage(o: StageTrainOptions): Promise<StageTrainResult
       const it = loop.iteration;
       const rng = new Rng(iterationSeed(o.seed, spec.stage, it));
       const patches: Patch[] = [];
+      const volumes = await working.volumesAt(it);
       for (let b = 0; b < n; b++) {
-        const v = o.train[rng.int(o.train.length)];
+        const v = volumes[rng.int(volumes.length)];
         patches.push(
           await samplePatch(v, spec, rng, {
             foregroundFraction: settings.foregroundFraction,
@@ -229,7 +252,7 @@ export async function trainStage(o: StageTrainOptions): Promise<StageTrainResult
       o.onIteration?.(spec.stage, loop.iteration, settings.iterations, value, lr);
       const last = loop.iteration === settings.iterations;
       if (loop.iteration % settings.validateEvery === 0 || last) {
-        const dice = await validate(model, spec, valVolumes);
+        const dice = await validateNow();
         const score = meanDice(dice);
         const isBest = score > loop.bestScore;
         history.push({ stage: spec.stage, iteration: loop.iteration, dice, meanDice: score });
@@ -262,6 +285,7 @@ export async function trainStage(o: StageTrainOptions): Promise<StageTrainResult
       bestDice,
       validationIsTraining,
       interrupted,
+      peakCasesInMemory: working.peak,
     };
   } finally {
     classWeights.dispose();

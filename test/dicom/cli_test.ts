@@ -117,3 +117,34 @@ Deno.test({
     assert.ok(!(await isDicomFolder(`${SAMPLE_C}/${(await sampleNames())[0]}`)));
   },
 });
+
+Deno.test({
+  name: "a folder of DICOM series folders segments as a batch, one case per series folder",
+  ignore: !canSpawn,
+  async fn() {
+    const root = await Deno.makeTempDir(), out = await Deno.makeTempDir();
+    for (const name of ["patient-a", "patient-b"]) {
+      await Deno.mkdir(`${root}/${name}`);
+      for (const f of await sampleNames()) await Deno.copyFile(`${SAMPLE_C}/${f}`, `${root}/${name}/${f}`);
+    }
+    const r = await runCli("segment.ts", [root, "-o", out, "--stage1-only", "--progress", "off"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /cases: 2;/);
+    const a = await readLabels(`${out}/patient-a.seg.nii.gz`),
+      b = await readLabels(`${out}/patient-b.seg.nii.gz`);
+    assert.deepEqual(a.dims, [512, 512, 20]);
+    assert.deepEqual(a.data, b.data, "the same series gives the same labels");
+    // one series folder with -o naming a folder is a batch of one
+    const one = await Deno.makeTempDir();
+    const r1 = await runCli("segment.ts", [
+      `${root}/patient-a`,
+      "-o",
+      `${one}/`,
+      "--stage1-only",
+      "--progress",
+      "off",
+    ]);
+    assert.equal(r1.code, 0, r1.stderr);
+    assert.deepEqual((await readLabels(`${one}/patient-a.seg.nii.gz`)).data, a.data);
+  },
+});
