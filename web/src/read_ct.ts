@@ -85,7 +85,12 @@ export async function readCt(files: readonly ChosenFile[]): Promise<ChosenCt> {
       `${files.length} files were chosen and none is DICOM: open one .nii or .nii.gz file at a time`,
     );
   }
-  const { volume, info, notes } = await readDicomSeries(named, { source });
+  const read = await readDicomSeries(named, { source });
+  const { volume, info } = read;
+  // the page has no --series option: another series is chosen by choosing its files alone
+  const notes = read.notes.map((n) =>
+    n.replace(/; choose one with --series$/, "; to segment another, choose or drop its files alone")
+  );
   const viewerBytes = await encodeNiftiFile(volume, false);
   return {
     format: "dicom",

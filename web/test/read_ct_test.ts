@@ -75,6 +75,29 @@ Deno.test("a dropped DICOM folder: the core reader's volume, the folder's name, 
   assert.deepEqual(picked.volume.data, ct.volume.data);
 });
 
+Deno.test("two series: the one with the most slices, and a note naming both that fits the page", async () => {
+  const ge = `${ROOT}data/dicom/ct-3slice-liver-seg`;
+  const files = [
+    ...await seriesFiles("mixed/c"),
+    ...await Promise.all(
+      [...Deno.readDirSync(ge)].filter((e) => e.name.endsWith(".dcm")).map(async (e) => ({
+        file: new File([await Deno.readFile(`${ge}/${e.name}`)], e.name),
+        path: `mixed/ge/${e.name}`,
+      })),
+    ),
+  ];
+  const ct = await readCt(files);
+  assert.equal(ct.name, "mixed");
+  assert.deepEqual(ct.volume.dims, [512, 512, 20]);
+  const note = ct.notes.find((n) => n.startsWith("2 CT series: took "));
+  assert.ok(note, ct.notes.join("; "));
+  assert.match(
+    note!,
+    /took "CT Body 3\.0" series-1 \(20 files\).*others: .*\(3 files\); to segment another, /,
+  );
+  assert.doesNotMatch(ct.notes.join("\n"), /--series/);
+});
+
 Deno.test("no file, a lone DICOM file, several NIfTI files, not NIfTI, a broken series: one line each", async () => {
   const oneLine = (re: RegExp, type: new (...a: never[]) => Error = InputError) => (e: unknown) =>
     e instanceof type && re.test(e.message) && !e.message.includes("\n");
