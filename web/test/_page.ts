@@ -14,11 +14,14 @@ export const state = (page: Page): Promise<string | undefined> =>
 /** The page's one line of status. */
 export const statusText = (page: Page): Promise<string> => page.$eval("#status", (e) => e.textContent ?? "");
 
-/** Waits until the page's state is one of `states`; returns it. */
+/**
+ * Waits until the page's state is one of `states`; returns it. Checked on every animation frame: a
+ * timer-polled check lagged up to 20 s behind the page while a software adapter kept the machine busy.
+ */
 export async function waitState(page: Page, states: string[], timeoutMs: number): Promise<string> {
   await page.waitForFunction((s: string[]) => s.includes(document.body.dataset.state ?? ""), {
     timeout: timeoutMs,
-    polling: 200,
+    polling: "raf",
   }, states);
   return (await state(page))!;
 }

@@ -4,8 +4,9 @@
  * non-DICOM file beside it, dropped as a folder, is segmented; its label map equals what `deno task
  * segment` writes for the same folder, voxel for voxel, and its DICOM Segmentation is a valid SEG
  * (read back onto the series by the core's decodeDicomSeg: the label map) and the CLI's SEG byte for
- * byte once the UIDs and dates generated per run are set aside. A series picked with a slice missing
- * (and a non-DICOM file), and a lone DICOM file, give state `error` and one line in #status.
+ * byte once the UIDs and dates generated per run are set aside. A series with a slice missing (and a
+ * non-DICOM file), picked or dropped as a folder, and a lone DICOM file give state `error` and one
+ * line in #status.
  *
  * No organ labels exist for this series: the CLI's output is the reference.
  */
@@ -43,6 +44,17 @@ async function dropFolder(page: Page, path: string): Promise<void> {
     await cdp.send("Input.dispatchDragEvent", { type, x: 300, y: 300, data });
   }
   await cdp.detach();
+}
+
+/**
+ * Does `act` (a pick or a drop), then waits for the page to take it (its status line changes: a
+ * dropped folder is walked before the state moves) and to reach one of `states`; returns that state.
+ */
+async function after(page: Page, act: () => Promise<void>, states: string[], timeoutMs: number) {
+  const before = await statusText(page);
+  await act();
+  await page.waitForFunction((s) => document.getElementById("status")!.textContent !== s, {}, before);
+  return await waitState(page, states, timeoutMs);
 }
 
 /** Tags whose values a SEG generates per run: the creation date and time. */
@@ -136,31 +148,39 @@ Deno.test({
       const input = (await page.$("input[type=file]"))!;
 
       await t.step(
-        "a lone DICOM file, and a series picked with a slice missing: state error, one line",
+        "a lone DICOM file, a series with a slice missing (picked, or dropped as a folder): error, one line",
         async () => {
-          for (
-            const [files, re] of [
-              [[gap[0]], /^CT\.[\d.]+: is a single DICOM file: choose all the files of its series/],
-              [gap, /^the chosen DICOM files: missing slice: 4\.000 mm between /],
-            ] as const
-          ) {
-            await input.uploadFile(...files);
-            assert.equal(await waitState(page, ["error", "done"], 60_000), "error");
+          const cases: [string, () => Promise<void>, RegExp][] = [
+            [
+              "one file picked",
+              () => input.uploadFile(gap[0]),
+              /^CT\.[\d.]+: is a single DICOM file: choose all/,
+            ],
+            [
+              "20 files picked",
+              () => input.uploadFile(...gap),
+              /^the chosen DICOM files: missing slice: 4\.000 mm /,
+            ],
+            [
+              "folder dropped",
+              () => dropFolder(page, `${dir}/gap`),
+              /^gap: missing slice: 4\.000 mm between /,
+            ],
+          ];
+          for (const [what, act, re] of cases) {
+            assert.equal(await after(page, act, ["error", "done"], 60_000), "error", what);
             const msg = await statusText(page);
             assert.match(msg, re);
             assert.doesNotMatch(msg, /\n|at .*\.js|undefined/, "one plain line");
-            console.log(`${files.length} file(s): ${msg}`);
+            console.log(`${what}: ${msg}`);
           }
         },
       );
 
       await t.step("the sample series' folder, dropped with a text file in it, is segmented", async () => {
         const t1 = performance.now();
-        const before = await statusText(page);
-        await dropFolder(page, folder);
-        // the folder is walked before the state leaves the last error
-        await page.waitForFunction((s) => document.getElementById("status")!.textContent !== s, {}, before);
-        assert.equal(await waitState(page, ["done", "error"], 600_000), "done", await statusText(page));
+        const state = await after(page, () => dropFolder(page, folder), ["done", "error"], 600_000);
+        assert.equal(state, "done", await statusText(page));
         console.log(`page: ${((performance.now() - t1) / 1000).toFixed(1)} s (${await statusText(page)})`);
         const notes = await page.$$eval("#notes li", (li) => li.map((l) => l.textContent ?? ""));
         assert.ok(notes.includes("skipped 1 non-DICOM file"), notes.join("; "));
