@@ -119,7 +119,10 @@ document.addEventListener("drop", (e) => {
   if (document.body.dataset.state === "running") return;
   // a dropped folder is walked here (its entries cannot go to the worker); its files then go
   droppedFiles(e.dataTransfer).then(
-    open,
+    (files) => {
+      if (files.length > 0) open(files);
+      else setState("error", "Nothing to read: what was dropped holds no file");
+    },
     (err) => setState("error", err instanceof Error ? err.message : String(err)),
   );
 });

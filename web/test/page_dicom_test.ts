@@ -5,8 +5,8 @@
  * segment` writes for the same folder, voxel for voxel, and its DICOM Segmentation is a valid SEG
  * (read back onto the series by the core's decodeDicomSeg: the label map) and the CLI's SEG byte for
  * byte once the UIDs and dates generated per run are set aside. A series with a slice missing (and a
- * non-DICOM file), picked or dropped as a folder, and a lone DICOM file give state `error` and one
- * line in #status.
+ * non-DICOM file), picked or dropped as a folder, a lone DICOM file and an empty folder give state
+ * `error` and one line in #status.
  *
  * No organ labels exist for this series: the CLI's output is the reference.
  */
@@ -114,6 +114,8 @@ Deno.test({
     await seriesFolder(dir, "abdomen-ct-c");
     const names = [...Deno.readDirSync(SERIES)].map((e) => e.name).sort();
     const gap = await seriesFolder(dir, "gap", (n) => n === names[5]);
+    const empty = `${dir}/empty`;
+    await Deno.mkdir(empty);
 
     // the reference: the CLI on the same folder, running while the page loads and segments
     const child = new Deno.Command(Deno.execPath(), {
@@ -165,6 +167,11 @@ Deno.test({
               "folder dropped",
               () => dropFolder(page, `${dir}/gap`),
               /^gap: missing slice: 4\.000 mm between /,
+            ],
+            [
+              "empty folder dropped",
+              () => dropFolder(page, empty),
+              /^Nothing to read: what was dropped holds no file$/,
             ],
           ];
           for (const [what, act, re] of cases) {

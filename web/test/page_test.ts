@@ -191,6 +191,9 @@ Deno.test({
         assert.deepEqual(report.warnings, cliReport.warnings);
         assert.equal(report.input, "crop.nii.gz");
         assert.equal(report.precision, "f32");
+        // a NIfTI input has no DICOM Segmentation: its link stays out of sight
+        assert.equal(report.dicomSeg, undefined);
+        assert.equal(await page.$eval("#download-dicom-seg", (a) => getComputedStyle(a).display), "none");
         // the table shows the same volumes
         const rows = await page.$$eval("#organs tbody tr", (trs) => trs.map((tr) => tr.textContent ?? ""));
         assert.equal(rows.length, 7);
