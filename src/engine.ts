@@ -14,6 +14,10 @@
  * const { labels } = await segmentVolume(ct, stage1, stage2);
  * const out = await encodeNiftiFile(labels, true); // a .nii.gz on the CT's grid
  * ```
+ *
+ * A DICOM series goes in as the bytes of its files (`readDicomSeries`), and its label map comes back
+ * out as a DICOM Segmentation too (`encodeDicomSeg`). The DICOM codecs are Emscripten builds whose
+ * Node-only branch names `node:fs` and `node:path`; a browser never takes that branch.
  */
 export { type AdapterChoice, type Gpu, gpu, initGpu, listAdapters } from "./gpu/runtime.ts";
 export { convKernels, inferencePrecision } from "./ops/conv3d.ts";
@@ -23,6 +27,15 @@ export { inputFitWarnings, outputFitWarnings } from "./cascade/fit.ts";
 export { prepareInference, type WarmUp } from "./cascade/warmup.ts";
 export { decodeLabels, decodeNifti, type NiftiVolume } from "./volume/nifti-read.ts";
 export { encodeNiftiFile } from "./volume/nifti-write.ts";
+export {
+  decodeDicomSeg,
+  type DicomSeriesInfo,
+  encodeDicomSeg,
+  hasPart10Prefix,
+  organLabels,
+  readDicomSeries,
+} from "./volume/dicom/mod.ts";
+export { VolumeError } from "./volume/errors.ts";
 export { toCanonical } from "./volume/orientation.ts";
 export { assertSameGrid } from "./volume/grid.ts";
 export { LABEL_NAMES } from "./volume/labels.ts";

@@ -1,6 +1,7 @@
 /**
  * `deno run -A --config web/deno.json web/measure.ts [CT] [--screenshot FILE]`: the page and the CLI on
- * the same CT, one after the other on this machine: the page in headless Chromium (SwiftShader, its
+ * the same CT (a NIfTI file, or a DICOM series' folder, whose files are then picked together), one
+ * after the other on this machine: the page in headless Chromium (SwiftShader, its
  * fallback adapter) as `deno task web` serves it, the CLI as `deno task segment` runs it (Deno's
  * adapter). Prints the kernel compilation before the first tile, each stage's time, the totals, the
  * machine's load, whether the two label maps agree, and writes a screenshot of the page.
@@ -17,6 +18,10 @@ const { values, positionals } = parseArgs({
   options: { screenshot: { type: "string", default: `${ROOT}docs/web.png` } },
 });
 const ct = positionals[0] ?? `${ROOT}data/abdomen-ct-a.nii.gz`;
+// a DICOM folder: all its files, as a user picks them
+const chosen = Deno.statSync(ct).isDirectory
+  ? [...Deno.readDirSync(ct)].filter((e) => e.isFile).map((e) => `${ct}/${e.name}`).sort()
+  : [ct];
 const load = () => Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
 const dir = await Deno.makeTempDir({ prefix: "web-measure-" });
 
@@ -41,7 +46,7 @@ try {
   );
   const input = (await page.$("input[type=file]"))!;
   const t1 = performance.now();
-  await input.uploadFile(ct);
+  await input.uploadFile(...chosen);
   await page.waitForFunction(
     () => (document.getElementById("progress-stage1") as HTMLProgressElement).value >= 1,
     {
@@ -54,6 +59,7 @@ try {
     timeout: 1_800_000,
   });
   console.log(`page: ${await page.$eval("#status", (e) => e.textContent)}`);
+  console.log(`page: done ${((performance.now() - t1) / 1000).toFixed(1)} s after the CT was chosen`);
   const report = await page.$eval(
     "#download-report",
     async (a) => await (await fetch((a as HTMLAnchorElement).href)).text(),

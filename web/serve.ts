@@ -2,7 +2,8 @@
  * `deno task web [--port N]`: builds the web app if needed and serves web/dist/ on this machine,
  * printing the URL to open. A static server only: every file is sent as it is, with a strict
  * Content-Security-Policy (nothing from other origins, no inline script), so the page can make no
- * request that leaves the machine.
+ * request that leaves the machine. The segmentation worker's script alone may also compile
+ * WebAssembly (the DICOM codecs); nothing may evaluate strings as code.
  */
 import { parseArgs } from "node:util";
 import { runCli, UsageError } from "../cli/_errors.ts";
@@ -22,6 +23,15 @@ export const CSP = [
   "form-action 'none'",
   "frame-ancestors 'none'",
 ].join("; ");
+
+/**
+ * The worker's policy (a dedicated worker follows its own script's header): the page's, plus
+ * 'wasm-unsafe-eval' to compile the DICOM codecs (JPEG 2000, JPEG-LS) from the WebAssembly bytes
+ * inside its bundle. It allows WebAssembly only, not eval; the page itself does without.
+ */
+export const WORKER_CSP = CSP.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'");
+/** The worker's script, served with {@link WORKER_CSP}. */
+const WORKER_SCRIPT = "/worker.js";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -51,6 +61,7 @@ export function staticHandler(root: string): (req: Request) => Promise<Response>
       return new Response("bad request", { status: 400, headers });
     }
     if (path.endsWith("/")) path += "index.html";
+    if (path === WORKER_SCRIPT) headers.set("content-security-policy", WORKER_CSP);
     if (path.split("/").some((p) => p === ".." || p.startsWith("."))) {
       return new Response("not found", { status: 404, headers });
     }
@@ -75,7 +86,8 @@ export function staticHandler(root: string): (req: Request) => Promise<Response>
 }
 
 const HELP = `Serve the web app on this machine (built first if needed): open the printed URL in Chrome or
-Edge, then open or drop a CT (.nii or .nii.gz). The CT is segmented in the browser, on its WebGPU
+Edge, then open or drop a CT: a .nii or .nii.gz file, or a DICOM series (all its files picked at
+once, or its folder dropped). The CT is segmented in the browser, on its WebGPU
 adapter; it is never sent anywhere, not even to this server.
 
 Usage: deno task web [--port N] [--host ADDRESS]

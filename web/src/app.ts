@@ -1,11 +1,17 @@
 /**
- * The page: a CT from the file picker or a drop goes to the segmentation worker; its progress, the
- * adapter and one line of status show as it runs; the result opens in the viewer, with the organ
- * legend, the table of volumes and the downloads. `document.body.dataset.state` is idle, running,
+ * The page: a CT from the file picker or a drop (a NIfTI file, or a DICOM series: its files picked
+ * together, or its folder dropped) goes to the segmentation worker; its progress, the adapter and one
+ * line of status show as it runs; the result opens in the viewer, with the organ legend, the table
+ * of volumes and the downloads (the DICOM Segmentation too, for a DICOM series). `document.body.dataset.state` is idle, running,
  * done or error, and `#status` says why in one line (the contract the tests rely on).
  */
-import { LABEL_NAMES, ORGAN_COLORS, type OrganStats } from "../../src/engine.ts";
+// the page's own script takes only names and colours: the engine (and its codecs) is the worker's
+import { LABEL_NAMES } from "../../src/volume/labels.ts";
+import { ORGAN_COLORS } from "../../src/report/preview.ts";
+import type { OrganStats } from "../../src/engine.ts";
 import type { DoneMessage, FromWorker } from "./protocol.ts";
+import { droppedFiles } from "./dropped.ts";
+import type { ChosenFile } from "./read_ct.ts";
 import { Viewer } from "./viewer.ts";
 
 type State = "idle" | "running" | "done" | "error";
@@ -18,6 +24,7 @@ const adapter = $("adapter");
 const downloads = $("downloads");
 const seg = $<HTMLAnchorElement>("download-seg");
 const report = $<HTMLAnchorElement>("download-report");
+const dicomSeg = $<HTMLAnchorElement>("download-dicom-seg");
 
 let viewer: Viewer | null = null;
 const urls: string[] = [];
@@ -86,19 +93,19 @@ worker.onerror = (e) => {
 };
 
 /** Sends the chosen files to the worker (refused while one CT is running). */
-function open(files: File[]): void {
+function open(files: ChosenFile[]): void {
   if (document.body.dataset.state === "running" || files.length === 0) return;
   if (fatal) {
     setState("error", fatal);
     return;
   }
   for (const step of [1, 2] as const) setProgress(step, 0, 0);
-  setState("running", `Reading ${files.length === 1 ? files[0].name : `${files.length} files`}...`);
+  setState("running", `Reading ${files.length === 1 ? files[0].path : `${files.length} files`}...`);
   worker.postMessage({ type: "segment", files });
 }
 
 input.addEventListener("change", () => {
-  open([...input.files ?? []]);
+  open([...input.files ?? []].map((file) => ({ file, path: file.webkitRelativePath || file.name })));
   input.value = "";
 });
 document.addEventListener("dragover", (e) => {
@@ -109,7 +116,15 @@ document.addEventListener("dragleave", () => document.body.classList.remove("dra
 document.addEventListener("drop", (e) => {
   e.preventDefault();
   document.body.classList.remove("dragging");
-  open([...e.dataTransfer?.files ?? []]);
+  if (document.body.dataset.state === "running") return;
+  // a dropped folder is walked here (its entries cannot go to the worker); its files then go
+  droppedFiles(e.dataTransfer).then(
+    (files) => {
+      if (files.length > 0) open(files);
+      else setState("error", "Nothing to read: what was dropped holds no file");
+    },
+    (err) => setState("error", err instanceof Error ? err.message : String(err)),
+  );
 });
 
 /** A download link for bytes, named `name`. */
@@ -124,7 +139,12 @@ async function showResult(m: DoneMessage): Promise<void> {
   for (const u of urls.splice(0)) URL.revokeObjectURL(u);
   link(seg, m.seg, "application/gzip", m.segName);
   link(report, JSON.stringify(m.report, null, 2) + "\n", "application/json", m.reportName);
+  if (m.dicomSeg && m.dicomSegName) link(dicomSeg, m.dicomSeg, "application/dicom", m.dicomSegName);
+  dicomSeg.hidden = !m.dicomSeg;
   downloads.hidden = false;
+  $("notes").replaceChildren(
+    ...m.notes.map((n) => Object.assign(document.createElement("li"), { textContent: n })),
+  );
   organTable(m.report.organs);
   const warnings = $("warnings");
   warnings.replaceChildren(

@@ -1,10 +1,11 @@
 /** The messages between the page (app.ts) and the segmentation worker (worker.ts). */
 import type { SegmentReport } from "../../src/engine.ts";
+import type { ChosenFile } from "./read_ct.ts";
 
-/** Page to worker: segment the CT in these files. */
+/** Page to worker: segment the CT in these files (one NIfTI file, or the files of a DICOM series). */
 export interface SegmentRequest {
   type: "segment";
-  files: File[];
+  files: ChosenFile[];
 }
 
 /** What the worker found: the adapter and the arithmetic it will use. */
@@ -45,8 +46,13 @@ export interface DoneMessage {
   /** The label map (.nii.gz, the CT's grid and affine), and its download name. */
   seg: ArrayBuffer;
   segName: string;
+  /** The DICOM Segmentation (for a DICOM series with at least one organ found), and its name. */
+  dicomSeg: ArrayBuffer | null;
+  dicomSegName: string | null;
   report: SegmentReport;
   reportName: string;
+  /** What the reader said about the input (files skipped, the series chosen), one line each. */
+  notes: string[];
   /** Where the viewer's crosshair goes: the centre of the organs found, in mm (world), or null. */
   focusMm: [number, number, number] | null;
 }

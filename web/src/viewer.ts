@@ -3,7 +3,8 @@
  * coronal and sagittal slices plus a 3D rendering of the organs; each organ can be hidden.
  */
 import { MULTIPLANAR_TYPE, Niivue, NVImage, SHOW_RENDER } from "@niivue/niivue";
-import { LABEL_NAMES, ORGAN_COLORS } from "../../src/engine.ts";
+import { LABEL_NAMES } from "../../src/volume/labels.ts";
+import { ORGAN_COLORS } from "../../src/report/preview.ts";
 
 /** Abdominal soft-tissue window, the CLI preview's. */
 const WINDOW: [number, number] = [-160, 240];

@@ -8,6 +8,7 @@
 import {
   convKernels,
   decodeStage,
+  encodeDicomSeg,
   encodeNiftiFile,
   inferencePrecision,
   initGpu,
@@ -21,7 +22,7 @@ import {
   type Volume,
 } from "../../src/engine.ts";
 import type { FromWorker, SegmentRequest } from "./protocol.ts";
-import { readCt, stem } from "./read_ct.ts";
+import { type ChosenFile, readCt } from "./read_ct.ts";
 
 /** The worker's global scope, as much of it as is used. */
 const scope = globalThis as unknown as {
@@ -37,6 +38,11 @@ function post(message: FromWorker, transfer: Transferable[] = []): void {
 const MODEL = "models/demo (the shipped demo model, served with this page)";
 /** The CLI's default overlap of neighbouring tiles. */
 const OVERLAP = 0.5;
+/**
+ * The algorithm a DICOM Segmentation names: the CLI's name for the shipped demo model
+ * (`cascaded 3D U-Net (<model folder>)`), so that the page's SEG is the one the CLI writes.
+ */
+const SEG_ALGORITHM = "cascaded 3D U-Net (demo)";
 
 /** The first line of an error's message. */
 function oneLine(e: unknown): string {
@@ -83,11 +89,11 @@ engine.catch((e) => post({ type: "error", message: `Cannot segment here: ${oneLi
 
 let busy = false;
 
-async function segment(files: File[]): Promise<void> {
+async function segment(files: ChosenFile[]): Promise<void> {
   const t0 = performance.now();
   post({
     type: "status",
-    text: `Reading ${files.length === 1 ? files[0].name : `${files.length} files`}...`,
+    text: `Reading ${files.length === 1 ? files[0].path : `${files.length} files`}...`,
   });
   const ct = await readCt(files);
   const read = (performance.now() - t0) / 1000;
@@ -98,19 +104,32 @@ async function segment(files: File[]): Promise<void> {
     throw new Error(`Cannot segment here: ${oneLine(err)}`);
   }
   const fit = inputFitWarnings(ct.volume, e.stage2.spec);
-  post({ type: "status", text: `Segmenting ${ct.name}...` });
+  const what = ct.format === "dicom" ? ` (DICOM series, ${ct.volume.dims[2]} slices)` : "";
+  post({ type: "status", text: `Segmenting ${ct.name}${what}...` });
   const { labels, seconds } = await segmentVolume(ct.volume, e.stage1, e.stage2, {
     overlap: OVERLAP,
     onTile: (stage, done, total) => post({ type: "progress", step: stage as 1 | 2, done, total }),
   });
   const t1 = performance.now();
   const seg = await encodeNiftiFile(labels, true);
-  const write = (performance.now() - t1) / 1000;
   const organs = organStats(ct.volume, labels);
-  const name = stem(ct.name);
+  const name = ct.stem;
+  const notes = [...ct.notes];
+  let dicomSeg: Uint8Array<ArrayBuffer> | null = null;
+  if (ct.format === "dicom") {
+    // a SEG holds one segment per organ found: with none there is nothing to write (the CLI refuses)
+    if (organs.some((o) => o.voxels > 0)) {
+      dicomSeg = new Uint8Array(encodeDicomSeg(labels, ct.info, { algorithmName: SEG_ALGORITHM }));
+    } else {
+      notes.push("no organ was found, so there is no DICOM Segmentation to download");
+    }
+  }
+  const write = (performance.now() - t1) / 1000;
+  const dicomSegName = dicomSeg ? `${name}.seg.dcm` : null;
   const report = segmentReport({
     input: ct.name,
     output: `${name}.seg.nii.gz`,
+    ...(dicomSegName ? { dicomSeg: dicomSegName } : {}),
     adapter: e.adapter,
     precision: e.precision,
     model: MODEL,
@@ -131,11 +150,14 @@ async function segment(files: File[]): Promise<void> {
       ctName: ct.viewerName,
       seg: seg.buffer,
       segName: `${name}.seg.nii.gz`,
+      dicomSeg: dicomSeg?.buffer ?? null,
+      dicomSegName,
       report,
       reportName: `${name}.seg.json`,
+      notes,
       focusMm: organCentre(labels),
     },
-    [ct.viewerBytes.buffer, seg.buffer],
+    [ct.viewerBytes.buffer, seg.buffer, ...(dicomSeg ? [dicomSeg.buffer] : [])],
   );
 }
 

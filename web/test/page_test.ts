@@ -11,16 +11,15 @@
  * the CLI's output is the reference.
  */
 import assert from "node:assert/strict";
-import type { Page } from "puppeteer-core";
 import { launchChromium, ROOT, watchPage } from "./_browser.ts";
-import { buildIfNeeded, DIST } from "../build.ts";
-import { CSP, staticHandler } from "../serve.ts";
+import { gunzip, linkBytes, serveDist, state, statusText, waitReady, waitState } from "./_page.ts";
+import { buildIfNeeded } from "../build.ts";
+import { CSP } from "../serve.ts";
 import { readNifti } from "../../src/io/volumes.ts";
 import { extractBox } from "../../src/volume/bbox.ts";
 import { makeVolume } from "../../src/volume/grid.ts";
 import { encodeNiftiFile } from "../../src/volume/nifti-write.ts";
 import { decodeLabels } from "../../src/volume/nifti-read.ts";
-import { gunzipChunks } from "../../src/volume/gzip.ts";
 import type { Vec3 } from "../../src/volume/types.ts";
 import { dicePerLabel } from "../../src/train/dice.ts";
 
@@ -38,44 +37,6 @@ async function makeCrop(dir: string): Promise<string> {
   const path = `${dir}/crop.nii.gz`;
   await Deno.writeFile(path, await encodeNiftiFile(makeVolume(data, dims, a), true));
   return path;
-}
-
-async function gunzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const c of gunzipChunks(bytes, "label map")) parts.push(c);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) out.set(p, (o += p.length) - p.length);
-  return out;
-}
-
-/** The bytes behind a link of the page (a blob: URL), fetched inside the page. */
-async function linkBytes(page: Page, selector: string): Promise<Uint8Array<ArrayBuffer>> {
-  const b64 = await page.$eval(selector, async (a) => {
-    const bytes = new Uint8Array(await (await fetch((a as HTMLAnchorElement).href)).arrayBuffer());
-    let s = "";
-    for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-    return btoa(s);
-  });
-  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-}
-
-const state = (page: Page) => page.evaluate(() => document.body.dataset.state);
-const statusText = (page: Page) => page.$eval("#status", (e) => e.textContent ?? "");
-
-/** Waits until the page's state is one of `states`; returns it. */
-async function waitState(page: Page, states: string[], timeoutMs: number): Promise<string> {
-  await page.waitForFunction((s: string[]) => s.includes(document.body.dataset.state ?? ""), {
-    timeout: timeoutMs,
-    polling: 200,
-  }, states);
-  return (await state(page))!;
-}
-
-/** Serves web/dist/ as `deno task web` does. */
-function serveDist() {
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, staticHandler(DIST));
-  return { origin: `http://127.0.0.1:${server.addr.port}`, close: () => server.shutdown() };
 }
 
 Deno.test({
@@ -135,9 +96,7 @@ Deno.test({
         async () => {
           assert.equal(await page.$$eval("input[type=file]", (e) => e.length), 1);
           assert.equal(await page.$eval("input[type=file]", (e) => (e as HTMLInputElement).multiple), true);
-          await page.waitForFunction(() => /^Ready/.test(document.getElementById("status")!.textContent!), {
-            timeout: 120_000,
-          });
+          await waitReady(page);
           assert.equal(await state(page), "idle");
           assert.match(await page.$eval("#adapter", (e) => e.textContent ?? ""), /swiftshader.*software/i);
           console.log(`${await statusText(page)}`);
@@ -232,6 +191,9 @@ Deno.test({
         assert.deepEqual(report.warnings, cliReport.warnings);
         assert.equal(report.input, "crop.nii.gz");
         assert.equal(report.precision, "f32");
+        // a NIfTI input has no DICOM Segmentation: its link stays out of sight
+        assert.equal(report.dicomSeg, undefined);
+        assert.equal(await page.$eval("#download-dicom-seg", (a) => getComputedStyle(a).display), "none");
         // the table shows the same volumes
         const rows = await page.$$eval("#organs tbody tr", (trs) => trs.map((tr) => tr.textContent ?? ""));
         assert.equal(rows.length, 7);

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { ROOT } from "./_browser.ts";
 import { buildIfNeeded, DIST } from "../build.ts";
-import { CSP, staticHandler } from "../serve.ts";
+import { CSP, staticHandler, WORKER_CSP } from "../serve.ts";
 
 Deno.test("the build holds the page, both bundles and the demo model; an up-to-date build is kept", async () => {
   await buildIfNeeded();
@@ -27,6 +27,11 @@ Deno.test("the build holds the page, both bundles and the demo model; an up-to-d
   const worker = await Deno.readTextFile(`${DIST}/worker.js`);
   assert.match(worker, /@compute/, "the shaders are in the worker");
   assert.doesNotMatch(worker, /\bDeno\./);
+  // the DICOM reader and its codecs' WebAssembly are in the worker (whose policy allows WebAssembly),
+  // not in the page's script
+  assert.match(worker, /dicom-parser/);
+  assert.match(worker, /AGFzbQ/);
+  assert.doesNotMatch(await Deno.readTextFile(`${DIST}/app.js`), /dicom-parser/);
   assert.equal(await buildIfNeeded(), false, "nothing changed: no rebuild");
   // no URL of another origin in the page or the bundles (the policy would block it anyway)
   const html = await Deno.readTextFile(`${DIST}/index.html`);
@@ -46,6 +51,14 @@ Deno.test("the static handler: files of web/dist/ with the policy; nothing outsi
   assert.equal(js.status, 200);
   assert.match(js.headers.get("content-type")!, /javascript/);
   assert.equal(await js.text(), "");
+  assert.equal(js.headers.get("content-security-policy"), CSP);
+  // the worker alone may compile WebAssembly (the DICOM codecs), and nothing else is added
+  const worker = await get("/worker.js", "HEAD");
+  assert.equal(worker.status, 200);
+  assert.equal(worker.headers.get("content-security-policy"), WORKER_CSP);
+  assert.equal(WORKER_CSP, CSP.replace("script-src 'self';", "script-src 'self' 'wasm-unsafe-eval';"));
+  assert.notEqual(WORKER_CSP, CSP);
+  assert.doesNotMatch(WORKER_CSP, /'unsafe-eval'|unsafe-inline|https?:|\*/);
   for (
     const bad of [
       "/../deno.json",
