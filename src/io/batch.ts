@@ -114,6 +114,17 @@ export async function runBatch(plan: BatchPlan, o: BatchOptions): Promise<BatchR
     o.onRecord?.(r, skipped);
   };
 
+  /** A case's record before its outcome is known. */
+  const pending = (c: InputCase): CaseRecord => ({
+    ...base(c),
+    status: "ok",
+    finished: "",
+    seconds: null,
+    organs: null,
+    warnings: [],
+    error: null,
+  });
+
   // Outputs from an earlier run: keep their records, or measure the organs on them when there is none.
   for (const c of plan.skip) {
     const old = summary.get(c.name);
@@ -121,15 +132,7 @@ export async function runBatch(plan: BatchPlan, o: BatchOptions): Promise<BatchR
       o.onRecord?.(old, true);
       continue;
     }
-    const r: CaseRecord = {
-      ...base(c),
-      status: "ok",
-      finished: "",
-      seconds: null,
-      organs: null,
-      warnings: [],
-      error: null,
-    };
+    const r = pending(c);
     try {
       const ct = await read(c);
       const labels = await readLabels(r.output);
@@ -157,19 +160,12 @@ export async function runBatch(plan: BatchPlan, o: BatchOptions): Promise<BatchR
     const waited = seconds(t0);
     // the next read overlaps this case's GPU work (only one CT waits in memory)
     next = i + 1 < plan.todo.length && o.prefetch !== false ? start(plan.todo[i + 1]) : null;
-    const r: CaseRecord = {
-      ...base(c),
-      status: "ok",
-      finished: "",
-      seconds: null,
-      organs: null,
-      warnings: [],
-      error: null,
-    };
+    const r = pending(c);
     try {
       if ("error" in got) throw got.error;
       const ct = got.volume;
-      const fit = inputFitWarnings(ct, (o.stage2 ?? o.stage1).spec);
+      const fine = o.stage2 ?? o.stage1;
+      const fit = inputFitWarnings(ct, fine.spec, fine.training);
       const seg = await segmentVolume(ct, o.stage1, o.stage2, { overlap: o.overlap, onTile: o.onTile });
       const t1 = performance.now();
       await makeDir(dirname(r.output));

@@ -6,11 +6,7 @@
 import { VolumeError } from "../volume/errors.ts";
 import { type DicomSeriesInfo, hasPart10Prefix, readDicomSeries } from "../volume/dicom/mod.ts";
 import type { Volume } from "../volume/types.ts";
-
-/** The first line of an error's message. */
-function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split("\n")[0];
-}
+import { firstLine, readFileHead } from "./fs.ts";
 
 /** Paths of every file under `dir` (recursively, symbolic links followed), relative to it, sorted. */
 export async function listFiles(dir: string): Promise<string[]> {
@@ -66,27 +62,10 @@ export async function readDicomFolder(
   return await readDicomSeries(files, { series: opts.series, source: dir });
 }
 
-/** The first `n` bytes of a file (fewer if it is shorter). */
-async function head(path: string, n: number): Promise<Uint8Array> {
-  const file = await Deno.open(path);
-  try {
-    const buf = new Uint8Array(n);
-    let got = 0;
-    while (got < n) {
-      const r = await file.read(buf.subarray(got));
-      if (r === null) break;
-      got += r;
-    }
-    return buf.subarray(0, got);
-  } finally {
-    file.close();
-  }
-}
-
 /** True when `path` is a file that starts like a Part-10 DICOM file. */
 export async function isDicomFile(path: string): Promise<boolean> {
   try {
-    return hasPart10Prefix(await head(path, 132));
+    return hasPart10Prefix(await readFileHead(path, 132));
   } catch {
     return false;
   }

@@ -27,6 +27,15 @@ export function firstLine(e: unknown): string {
   return e instanceof Error ? e.message.split("\n")[0] : String(e);
 }
 
+/** A file-system error of `path` as a FileReadError ("not-found", or "read" with the first line). */
+function readError(path: string, e: unknown): FileReadError {
+  if (e instanceof FileReadError) return e;
+  if (e instanceof Deno.errors.NotFound) {
+    return new FileReadError(path, "not-found", "file not found", { cause: e });
+  }
+  return new FileReadError(path, "read", `cannot read: ${firstLine(e)}`, { cause: e });
+}
+
 /** The whole file; a FileReadError ("not-found", "is-directory" or "read") otherwise. */
 export async function readFileBytes(path: string): Promise<Uint8Array<ArrayBuffer>> {
   try {
@@ -34,11 +43,7 @@ export async function readFileBytes(path: string): Promise<Uint8Array<ArrayBuffe
     if (info.isDirectory) throw new FileReadError(path, "is-directory", "is a directory");
     return await Deno.readFile(path);
   } catch (e) {
-    if (e instanceof FileReadError) throw e;
-    if (e instanceof Deno.errors.NotFound) {
-      throw new FileReadError(path, "not-found", "file not found", { cause: e });
-    }
-    throw new FileReadError(path, "read", `cannot read: ${firstLine(e)}`, { cause: e });
+    throw readError(path, e);
   }
 }
 
@@ -108,11 +113,7 @@ export async function fileStamp(path: string): Promise<{ size: number; mtimeMs: 
     if (info.isDirectory) throw new FileReadError(path, "is-directory", "is a directory");
     return { size: info.size, mtimeMs: info.mtime?.getTime() ?? 0 };
   } catch (e) {
-    if (e instanceof FileReadError) throw e;
-    if (e instanceof Deno.errors.NotFound) {
-      throw new FileReadError(path, "not-found", "file not found", { cause: e });
-    }
-    throw new FileReadError(path, "read", `cannot read: ${firstLine(e)}`, { cause: e });
+    throw readError(path, e);
   }
 }
 
@@ -129,10 +130,7 @@ export async function hashFile(path: string): Promise<string> {
       hash.update(buf.subarray(0, n));
     }
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new FileReadError(path, "not-found", "file not found", { cause: e });
-    }
-    throw new FileReadError(path, "read", `cannot read: ${firstLine(e)}`, { cause: e });
+    throw readError(path, e);
   } finally {
     file?.close();
   }
@@ -153,10 +151,7 @@ export async function readFileHead(path: string, length: number): Promise<Uint8A
     }
     return buf.slice(0, got);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new FileReadError(path, "not-found", "file not found", { cause: e });
-    }
-    throw new FileReadError(path, "read", `cannot read: ${firstLine(e)}`, { cause: e });
+    throw readError(path, e);
   } finally {
     file?.close();
   }

@@ -15,7 +15,7 @@ import type { NiftiHeader } from "../volume/nifti-header.ts";
 import { encodeNiftiFile, type WriteOptions } from "../volume/nifti-write.ts";
 import type { Volume, VoxelArray } from "../volume/types.ts";
 import { FileWriteError, writeFileAtomic } from "./atomic.ts";
-import { FileReadError, readFileBytes } from "./fs.ts";
+import { FileReadError, readFileBytes, readFileHead } from "./fs.ts";
 
 /** The bytes of a NIfTI file, with file-system problems as VolumeErrors naming it. */
 export async function readVolumeBytes(path: string): Promise<Uint8Array<ArrayBuffer>> {
@@ -30,24 +30,13 @@ export async function readVolumeBytes(path: string): Promise<Uint8Array<ArrayBuf
 
 /** Reads only the header of a NIfTI file (its first 64 KiB at most), e.g. to learn its voxel size. */
 export async function readNiftiHeader(path: string): Promise<NiftiHeader> {
-  let file: Deno.FsFile;
+  let head: Uint8Array<ArrayBuffer>;
   try {
-    file = await Deno.open(path);
+    head = await readFileHead(path, 65536);
   } catch {
     return (await decodeNifti(await readVolumeBytes(path), path)).header; // the same one-line errors
   }
-  try {
-    const head = new Uint8Array(65536);
-    let n = 0;
-    while (n < head.length) {
-      const got = await file.read(head.subarray(n));
-      if (got === null) break;
-      n += got;
-    }
-    return await decodeNiftiHeader(head.slice(0, n), path);
-  } finally {
-    file.close();
-  }
+  return await decodeNiftiHeader(head, path);
 }
 
 /** Reads a 3D image as float32 (e.g. CT in HU). Throws a one-line VolumeError for any bad input. */
