@@ -17,7 +17,7 @@ import {
   shardTag,
 } from "../src/util/shard.ts";
 import { CsvError, csvLine, parseCsv } from "../src/util/csv.ts";
-import { discoverCases, readManifest, uniqueNames } from "../src/io/inputs.ts";
+import { caseName, discoverCases, readManifest } from "../src/io/inputs.ts";
 import { VolumeError } from "../src/volume/errors.ts";
 import {
   type CaseRecord,
@@ -115,10 +115,22 @@ Deno.test("CSV: quoted fields with commas, quotes and line breaks round-trip", (
   assert.throws(() => parseCsv('path\n"open'), (e) => e instanceof CsvError && /line 2/.test(e.message));
 });
 
-Deno.test("names: the shortest unique tail of each path", () => {
-  assert.deepEqual(uniqueNames(["a/b/ct", "a/c/ct", "x/liver"]), ["b/ct", "c/ct", "liver"]);
-  assert.deepEqual(uniqueNames(["ct1", "ct2"]), ["ct1", "ct2"]);
-  assert.deepEqual(uniqueNames(["p/s1/x/ct", "q/s1/y/ct", "s2/x/ct"]), ["s1/x/ct", "y/ct", "s2/x/ct"]);
+Deno.test("a case's name depends on its path alone: adding cases renames none", async () => {
+  assert.equal(caseName("/d/a/s1/ct.nii.gz", "/d/a"), "s1/ct");
+  assert.equal(caseName("/d/b.nii"), "b");
+  assert.equal(caseName("/d/series/"), "series");
+  assert.equal(caseName("/elsewhere/x.nii.gz", "/d"), "x", "outside its root: the last component");
+  const dir = await Deno.makeTempDir();
+  const add = async (p: string) => {
+    await Deno.mkdir(`${dir}/${p}`.replace(/\/[^/]*$/, ""), { recursive: true });
+    await Deno.writeTextFile(`${dir}/${p}`, "x");
+  };
+  await add("s1/ct.nii.gz");
+  await add("s2/scan.nii.gz");
+  const before = await discoverCases([dir]);
+  await add("s3/ct.nii.gz"); // another "ct": the first keeps its name (and so its output and shard)
+  const after = await discoverCases([dir]);
+  for (const c of before) assert.ok(after.some((d) => d.path === c.path && d.name === c.name), c.name);
 });
 
 Deno.test("cases from files, folders (nested, labels and hidden files left out) and manifests", async () => {
@@ -150,8 +162,8 @@ Deno.test("cases from files, folders (nested, labels and hidden files left out) 
   // a series folder is one case (where a DICOM reader plugs in)
   const withSeries = await discoverCases([dir], { isSeries: (d) => Promise.resolve(d.endsWith("/series")) });
   assert.deepEqual(withSeries.map((c) => [c.name, c.kind]), [
-    ["s1/ct", "nifti"],
-    ["s2/ct", "nifti"],
+    ["a/s1/ct", "nifti"],
+    ["a/s2/ct", "nifti"],
     ["b", "nifti"],
     ["series", "series"],
   ]);

@@ -252,3 +252,30 @@ Deno.test({
     assert.deepEqual(prepared, []);
   },
 });
+
+Deno.test("a cache reached through another spelling of its folder keeps its entries (grid and C2 keys)", async () => {
+  const base = await Deno.makeTempDir();
+  const data = `${base}/data`;
+  await Deno.mkdir(data);
+  await writeSmallCts(data, 1, { labels: true });
+  const [c] = await listCases(data);
+  const spec = gridSpecOf(preset.stages[0]);
+  const a = await TrainingCache.open(`${base}/cache`), b = await TrainingCache.open(`${base}/./cache`);
+  const [ga, gb] = [await a.gridFile(c, spec), await b.gridFile(c, spec)];
+  assert.equal(ga.split("/").pop(), gb.split("/").pop());
+  const c2 = (t: TrainingCache, g: string) => t.c2File(c.id, g, g, "model", 9).split("/").pop();
+  assert.equal(c2(a, ga), c2(b, gb));
+  // and a relative path to the same case is hashed as the same file
+  const cwd = Deno.cwd();
+  try {
+    Deno.chdir(base);
+    const rel = {
+      ...c,
+      image: `data/${c.image.split("/").pop()}`,
+      labels: `./data/${c.labels.split("/").pop()}`,
+    };
+    assert.equal((await a.gridFile(rel, spec)).split("/").pop(), ga.split("/").pop());
+  } finally {
+    Deno.chdir(cwd);
+  }
+});

@@ -4,6 +4,7 @@
  * neighbours in src/io/ are the only places that read paths, list folders or write files.
  */
 
+import { resolve } from "node:path";
 import { createHash } from "node:crypto";
 
 /** Why a file could not be read. */
@@ -60,6 +61,11 @@ export async function readTextIfExists(path: string): Promise<string | null> {
     if (e instanceof Deno.errors.NotFound) return null;
     throw e;
   }
+}
+
+/** The path made absolute (against the current folder), so that two spellings of a file agree. */
+export function absolutePath(path: string): string {
+  return resolve(path);
 }
 
 /** True when something exists at `path`. */

@@ -6,7 +6,7 @@
  * line (`#` comments) or a CSV file with a `path` column (and optionally `name`); its relative paths
  * are relative to the manifest's folder.
  */
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { CsvError, parseCsv } from "../util/csv.ts";
 import { VolumeError } from "../volume/errors.ts";
 import { FileReadError, isDirectory, listDir, readTextFile } from "./fs.ts";
@@ -59,10 +59,10 @@ async function walkFolder(
     if (e.name.startsWith(".")) continue; // hidden: temporary files, caches
     const path = join(dir, e.name);
     if (e.isDirectory) {
-      if (await isSeries(path)) out.push({ path, hint: relative(root, path), kind: "series" });
+      if (await isSeries(path)) out.push({ path, hint: caseName(path, root), kind: "series" });
       else await walkFolder(root, path, isSeries, out);
     } else if (NIFTI.test(e.name) && !NOT_CT.test(e.name)) {
-      out.push({ path, hint: withoutSuffix(relative(root, path)), kind: "nifti" });
+      out.push({ path, hint: caseName(path, root), kind: "nifti" });
     }
   }
 }
@@ -108,30 +108,21 @@ export async function readManifest(manifest: string): Promise<{ path: string; na
 }
 
 /**
- * Names for paths: the shortest run of trailing path components (without the NIfTI suffix) that no
- * other case shares, e.g. `ct` alone, or `s0001/ct` and `s0002/ct` side by side.
+ * A case's name from its path alone, never from the other cases, so that it stays the same when the
+ * archive grows (it names the output and picks the shard): the path relative to the folder it was
+ * found in (or the manifest's folder), else its last component; without the NIfTI suffix.
  */
-export function uniqueNames(hints: readonly string[]): string[] {
-  const parts = hints.map((h) => h.split("/").filter((p) => p && p !== "." && p !== ".."));
-  const names = parts.map((p) => p.at(-1) ?? "ct");
-  for (let depth = 2;; depth++) {
-    const counts = new Map<string, number>();
-    for (const n of names) counts.set(n, (counts.get(n) ?? 0) + 1);
-    let changed = false;
-    for (let i = 0; i < names.length; i++) {
-      if (counts.get(names[i])! > 1 && parts[i].length >= depth) {
-        names[i] = parts[i].slice(-depth).join("/");
-        changed = true;
-      }
-    }
-    if (!changed) return names;
-  }
+export function caseName(path: string, root?: string): string {
+  const rel = root === undefined ? "" : relative(root, path);
+  const name = rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : basename(path.replace(/\/+$/, ""));
+  return withoutSuffix(name);
 }
 
 /**
  * The cases of a batch: each input is a file (one case), a series folder (one case) or a folder of
  * cases; the manifest's entries follow. The same file given twice counts once. Names come from the
- * manifest's `name` column, else from {@link uniqueNames}; two cases with one name are a VolumeError.
+ * manifest's `name` column, else from {@link caseName}; two cases with one name are a VolumeError (a
+ * manifest with a `name` column settles it).
  * A path that does not exist is still a case (its read fails, and the batch reports it).
  */
 export async function discoverCases(
@@ -140,11 +131,14 @@ export async function discoverCases(
 ): Promise<InputCase[]> {
   const isSeries = opts.isSeries ?? (() => Promise.resolve(false));
   const found: { path: string; hint: string; kind: InputCase["kind"]; name?: string }[] = [];
-  const entries: { path: string; name?: string }[] = inputs.map((path) => ({ path }));
-  if (opts.manifest) entries.push(...(await readManifest(opts.manifest)));
-  for (const { path, name } of entries) {
+  const entries: { path: string; name?: string; root?: string }[] = inputs.map((path) => ({ path }));
+  if (opts.manifest) {
+    const root = dirname(opts.manifest);
+    entries.push(...(await readManifest(opts.manifest)).map((e) => ({ ...e, root })));
+  }
+  for (const { path, name, root } of entries) {
     if (await isDirectory(path)) {
-      if (await isSeries(path)) found.push({ path, hint: path, kind: "series", name });
+      if (await isSeries(path)) found.push({ path, hint: caseName(path, root), kind: "series", name });
       else {
         const before = found.length;
         await walkFolder(path, path, isSeries, found);
@@ -156,7 +150,7 @@ export async function discoverCases(
           );
         }
       }
-    } else found.push({ path, hint: withoutSuffix(path), kind: "nifti", name });
+    } else found.push({ path, hint: caseName(path, root), kind: "nifti", name });
   }
   const seen = new Set<string>();
   const unique = found.filter((c) => {
@@ -165,8 +159,7 @@ export async function discoverCases(
     seen.add(key);
     return true;
   });
-  const auto = uniqueNames(unique.map((c) => c.hint));
-  const cases = unique.map((c, i) => ({ name: c.name ?? auto[i], path: c.path, kind: c.kind }));
+  const cases = unique.map((c) => ({ name: c.name ?? c.hint, path: c.path, kind: c.kind }));
   const byName = new Map<string, string>();
   for (const c of cases) {
     if (
@@ -180,7 +173,11 @@ export async function discoverCases(
     }
     const other = byName.get(c.name);
     if (other !== undefined) {
-      throw new VolumeError(c.path, "dataset", `two cases are named "${c.name}" (the other: ${other})`);
+      throw new VolumeError(
+        c.path,
+        "dataset",
+        `two cases are named "${c.name}" (the other: ${other}); a manifest with a "name" column can name them`,
+      );
     }
     byName.set(c.name, c.path);
   }

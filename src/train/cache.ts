@@ -22,6 +22,7 @@ import type { Vec3 } from "../volume/types.ts";
 import { readCase, type TrainingCase } from "../io/dataset.ts";
 import { FileWriteError, writeFileAtomic } from "../io/atomic.ts";
 import {
+  absolutePath,
   fileStamp,
   hashFile,
   isFile,
@@ -207,8 +208,9 @@ export class TrainingCache {
     return new TrainingCache(dir);
   }
 
-  /** SHA-256 of a file's contents, remembered by path, size and modification time. */
-  async contentHash(path: string): Promise<string> {
+  /** SHA-256 of a file's contents, remembered by (absolute) path, size and modification time. */
+  async contentHash(file: string): Promise<string> {
+    const path = absolutePath(file);
     const stamp = await fileStamp(path);
     const memo = `${this.dir}/sources/${keyOf(path)}.json`;
     const known = await readTextIfExists(memo);
@@ -244,7 +246,10 @@ export class TrainingCache {
 
   /** The file of a C2 entry: from the stage-2 grid entry, the stage-1 model's grid entry and weights. */
   c2File(id: string, grid2File: string, grid1File: string, modelHash: string, marginMm: number): string {
-    const key = keyOf({ version: CACHE_VERSION, kind: "c2", grid2File, grid1File, modelHash, marginMm });
+    // the grid entries by their names (their content keys), not their paths: the same cache reached
+    // through another spelling of its folder (./cache, a mount point) keeps its C2 entries
+    const [grid2, grid1] = [grid2File, grid1File].map((f) => f.slice(f.lastIndexOf("/") + 1));
+    const key = keyOf({ version: CACHE_VERSION, kind: "c2", grid2, grid1, modelHash, marginMm });
     return `${this.dir}/c2/${safeId(id)}.${key}.safetensors`;
   }
 
