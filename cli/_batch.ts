@@ -148,7 +148,7 @@ export async function segmentBatch(a: BatchArgs): Promise<void> {
   };
   let current = "", n = 0;
   const result = await runBatch(plan, {
-    read: async (c) => (await readCt(c.path)).volume,
+    read: (c) => readCt(c.path),
     stage1: stage1!,
     stage2,
     overlap: a.overlap,

@@ -11,8 +11,9 @@ import { stderrWriter } from "../src/io/terminal.ts";
 import { listCases } from "../src/io/dataset.ts";
 import { loadLabelRemap } from "../src/io/labels.ts";
 import { FileWriteError } from "../src/io/atomic.ts";
-import { PRESETS } from "../src/cascade/presets.ts";
-import { GpuDeviceLostError, GpuUnavailableError } from "../src/gpu/errors.ts";
+import { casesProfile, checkPresetName, pickPreset } from "./_preset.ts";
+import { ADAPTER_CHOICES, type AdapterChoice } from "../src/gpu/runtime.ts";
+import { isFatal } from "../src/io/batch.ts";
 import { CacheError, TrainingCache } from "../src/train/cache.ts";
 import { loadStage1 } from "../src/train/cascade.ts";
 import { TrainingError } from "../src/train/loop.ts";
@@ -31,7 +32,9 @@ else is. deno task train reads the same cache (and prepares what is missing itse
 
   --data DIR          training data (as for deno task train)
   --cache DIR         the cache folder (default: DIR/.train-cache; give the same to train)
-  --preset NAME       fast or paper (default: as train, fast on a software adapter, paper on a GPU)
+  --preset NAME       fast or paper (default: as train: paper on a GPU with CTs of 1.5 mm voxels or
+                      finer, else fast; the run says which and why)
+  --adapter A         high-performance (default), low-power or software (the CPU)
   --labels SPEC       the label map used in training, as for deno task train
   --model MODEL_DIR   a model directory with a trained stage 1: also prepare stage 2's candidate
                       regions C2 (the stage-1 model's organs, dilated)
@@ -53,6 +56,7 @@ async function main() {
       labels: { type: "string" },
       model: { type: "string" },
       shard: { type: "string" },
+      adapter: { type: "string", default: "high-performance" },
       progress: { type: "string", default: "auto" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -62,10 +66,10 @@ async function main() {
     return;
   }
   if (!values.data) throw new UsageError("--data DIR is required (see --help)");
-  if (values.preset && !PRESETS[values.preset]) {
-    throw new UsageError(
-      `--preset must be one of ${Object.keys(PRESETS).join(", ")}, got "${values.preset}"`,
-    );
+  checkPresetName(values.preset);
+  const adapter = values.adapter as AdapterChoice;
+  if (!ADAPTER_CHOICES.includes(adapter)) {
+    throw new UsageError(`--adapter must be ${ADAPTER_CHOICES.join(", ")}, got "${values.adapter}"`);
   }
   const mode = values.progress as ProgressMode;
   if (!["auto", "bar", "lines", "off"].includes(mode)) {
@@ -75,8 +79,12 @@ async function main() {
   const shard = chooseShard(values.shard);
   const all = await listCases(values.data);
   const cases = inShard(all, (c) => c.id, shard);
-  const gpu = await startGpu();
-  const preset = PRESETS[values.preset ?? (gpu.isFallback ? "fast" : "paper")];
+  const profile = await casesProfile(all);
+  const gpu = await startGpu(adapter);
+  const { preset, why } = pickPreset(values.preset, {
+    software: gpu.isFallback,
+    voxelMm: profile.typicalVoxelMm,
+  });
   const cache = await TrainingCache.open(values.cache ?? defaultCacheDir(values.data));
   let stage1;
   if (values.model) {
@@ -86,8 +94,7 @@ async function main() {
   console.log(
     `cases: ${all.length}${
       shard ? `; ${shard.source}: ${cases.length} of them` : ""
-    }; preset ${preset.name}` +
-      `${values.preset ? "" : ` (the default on this adapter, ${gpu.adapterName})`}; ` +
+    }; preset ${preset.name} (${why}; ${gpu.adapterName}); ` +
       `stage grids${stage1 ? " and stage 2's C2" : ""}; cache ${cache.dir}`,
   );
   const t0 = performance.now();
@@ -104,8 +111,7 @@ async function main() {
     preset,
     remap,
     stage1,
-    isFatal: (e) =>
-      e instanceof GpuDeviceLostError || e instanceof GpuUnavailableError || e instanceof FileWriteError,
+    isFatal: (e) => isFatal(e) || e instanceof FileWriteError,
     onCase: (r, done, total) => {
       const at = `[${done}/${total}] ${r.id}`;
       if (r.error) say(`error: ${at}: ${errorLine(r.error, [CacheError])}`, true);

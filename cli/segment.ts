@@ -61,8 +61,8 @@ CT is a NIfTI file (.nii, .nii.gz) or a folder holding a DICOM CT series (read r
   --progress MODE     bar, lines or off (default: a bar on a terminal, lines otherwise)
   -h, --help          this help
 
-Many CTs (several inputs, a folder, or --manifest): the model is loaded once and -o names an
-output folder, which receives NAME.seg.nii.gz per case and summary.csv / summary.jsonl (organ
+Many CTs (several inputs, a folder of CTs, --manifest, or -o naming a folder: ending in "/",
+existing, or without a file suffix): the model is loaded once and -o names an output folder, which receives NAME.seg.nii.gz per case and summary.csv / summary.jsonl (organ
 volumes, HU, edge flags, times, status), updated as cases finish.
   --manifest FILE     a list of CTs: one path per line (.txt), or a CSV file with a "path" column
                       (and optionally "name"); relative paths are relative to the manifest
@@ -115,8 +115,8 @@ async function main() {
   const outIsDir = o !== undefined &&
     (o.endsWith("/") || await isDirectory(o) || !/\.\w+$/.test(basename(o)));
   const one = positionals.length === 1 && values.manifest === undefined && values.shard === undefined;
-  const batch = !one ||
-    (await isDirectory(positionals[0]) && (outIsDir || !(await isDicomFolder(positionals[0]))));
+  const batch = !one || outIsDir ||
+    (await isDirectory(positionals[0]) && !(await isDicomFolder(positionals[0])));
   if (!batch && positionals.length !== 1) {
     throw new UsageError(
       "give a CT (a .nii/.nii.gz file or a DICOM folder), several, or --manifest; see --help",
@@ -163,6 +163,9 @@ async function main() {
       adapter,
       mode,
     });
+  }
+  if (values.overwrite) {
+    throw new UsageError("--overwrite is for batches (-o OUT_DIR); one CT's output is always rewritten");
   }
   const input = positionals[0];
   const output = values.output ?? `${inputStem(input)}.seg.nii.gz`;

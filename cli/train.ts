@@ -6,10 +6,9 @@ import { parseArgs } from "node:util";
 import { runCli, UsageError } from "./_errors.ts";
 import { startGpu } from "../src/io/gpu.ts";
 import { stderrWriter } from "../src/io/terminal.ts";
-import { defaultPreset, PRESETS } from "../src/cascade/presets.ts";
-import { trainingProfile } from "../src/cascade/fit.ts";
+import { PRESETS } from "../src/cascade/presets.ts";
+import { casesProfile, checkPresetName, pickPreset } from "./_preset.ts";
 import { listCases } from "../src/io/dataset.ts";
-import { readNiftiHeader } from "../src/io/volumes.ts";
 import { ADAPTER_CHOICES, type AdapterChoice } from "../src/gpu/runtime.ts";
 import { trainCascade } from "../src/train/cascade.ts";
 import { TrainingError } from "../src/train/loop.ts";
@@ -102,11 +101,7 @@ async function main() {
   if (!values.out) throw new UsageError("--out MODEL_DIR is required (see --help)");
   const stages = ({ "1": [1], "2": [2], both: [1, 2] } as Record<string, (1 | 2)[]>)[values.stage];
   if (!stages) throw new UsageError(`--stage must be 1, 2 or both, got "${values.stage}"`);
-  if (values.preset && !PRESETS[values.preset]) {
-    throw new UsageError(
-      `--preset must be one of ${Object.keys(PRESETS).join(", ")}, got "${values.preset}"`,
-    );
-  }
+  checkPresetName(values.preset);
   const lr = values.lr === undefined ? undefined : Number(values.lr);
   if (lr !== undefined && !(lr > 0)) {
     throw new UsageError(`--lr must be a positive number, got "${values.lr}"`);
@@ -128,16 +123,14 @@ async function main() {
   const remap = values.labels ? await loadLabelRemap(values.labels) : undefined;
   // the data is checked (and its voxel size learnt) before the GPU starts
   const cases = await listCases(values.data);
-  const headers = [];
-  for (const c of cases) headers.push(await readNiftiHeader(c.image)); // one file open at a time
-  const profile = trainingProfile(headers);
-  const voxelMm = profile.typicalVoxelMm;
+  const profile = await casesProfile(cases);
   const inMemory = positiveInt("cases-in-memory", values["cases-in-memory"]);
 
   const gpu = await startGpu(adapter);
-  const { preset, why } = values.preset
-    ? { preset: PRESETS[values.preset], why: "--preset" }
-    : defaultPreset({ software: gpu.isFallback, voxelMm });
+  const { preset, why } = pickPreset(values.preset, {
+    software: gpu.isFallback,
+    voxelMm: profile.typicalVoxelMm,
+  });
   console.log(`adapter: ${gpu.adapterName}${gpu.isFallback ? " (software)" : ""}`);
   console.log(`preset: ${preset.name} (${why})`);
   const overrides = Object.fromEntries(

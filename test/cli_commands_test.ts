@@ -110,3 +110,14 @@ for (const [signal, code] of [["SIGTERM", 143], ["SIGINT", 130]] as const) {
     },
   });
 }
+
+Deno.test({
+  name: "prepare picks the preset as train does, and says why",
+  ignore: !canSpawn,
+  async fn() {
+    const data = await smallData();
+    const r = await runCli("prepare.ts", ["--data", data, "--progress", "off"], { permissions: ALL });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /preset fast \((a software adapter is too slow|the CTs have 3 mm voxels)/);
+  },
+});

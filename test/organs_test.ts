@@ -60,6 +60,13 @@ Deno.test("fit warnings: a CT in HU passes; not HU, coarse slices, a small field
   assert.match(inputFitWarnings(ct((i) => i % 4096, [3, 3, 3]), spec).join(), /Hounsfield/);
   assert.match(inputFitWarnings(ct(abdomen, [3, 3, 8]), spec).join(), /coarser/);
   assert.match(inputFitWarnings(ct(abdomen, [1, 1, 1]), spec).join(), /covers 60 mm/);
+  // a sagittal volume whose first voxel axis runs head to foot: 60 x 3 mm along the body, 60 x 1 mm across
+  const sagittal = makeVolume(
+    Float32Array.from({ length: 60 ** 3 }, (_, i) => abdomen(i)),
+    [60, 60, 60],
+    [0, 0, 1, 0, 0, 1, 0, 0, 3, 0, 0, 0, 0, 0, 0, 1],
+  );
+  assert.match(inputFitWarnings(sagittal, spec).join(), /covers 60 mm across and 180 mm along the body axis/);
   const organ = (name: string, ml: number) => ({ name, ml }) as Parameters<typeof outputFitWarnings>[0][0];
   assert.match(
     outputFitWarnings([organ("liver", 0), organ("spleen", 2), organ("stomach", 0)]).join(),

@@ -19,6 +19,13 @@ export interface TrainingProfile {
   cases: number;
 }
 
+/** The voxel axis closest to the body's superior-inferior direction (slices of an axial CT: 2). */
+export function bodyAxis(g: Grid): 0 | 1 | 2 {
+  const sp = spacingOf(g.affine);
+  const sup = (a: number) => Math.abs(g.affine[8 + a]) / sp[a];
+  return ([0, 1, 2] as const).reduce((best, a) => (sup(a) > sup(best) ? a : best));
+}
+
 /**
  * The profile of a set of training CTs from their grids: voxel sizes, extents along the body axis
  * (the voxel axis closest to superior-inferior), and the median of each CT's coarsest voxel size.
@@ -29,11 +36,8 @@ export function trainingProfile(grids: Grid[]): TrainingProfile & { typicalVoxel
     const sp = spacingOf(g.affine);
     coarsest.push(Math.max(...sp));
     finest.push(Math.min(...sp));
-    // the axis whose direction has the largest superior component
-    const zAxis = [0, 1, 2].reduce((best, a) =>
-      Math.abs(g.affine[8 + a]) / sp[a] > Math.abs(g.affine[8 + best]) / sp[best] ? a : best
-    );
-    extents.push(g.dims[zAxis] * sp[zAxis]);
+    const z = bodyAxis(g);
+    extents.push(g.dims[z] * sp[z]);
   }
   const sorted = [...coarsest].sort((a, b) => a - b);
   const r = (x: number) => Math.round(x * 1000) / 1000;
@@ -81,8 +85,10 @@ export function inputFitWarnings(
         "was trained on: small organs and vessels will be less accurate",
     );
   }
-  const extentZ = ct.dims[2] * ct.spacing[2];
-  const extentXY = Math.min(ct.dims[0] * ct.spacing[0], ct.dims[1] * ct.spacing[1]);
+  const z = bodyAxis(ct);
+  const extent = [0, 1, 2].map((a) => ct.dims[a] * ct.spacing[a]);
+  const extentZ = extent[z];
+  const extentXY = Math.min(...extent.filter((_, a) => a !== z));
   const minZ = profile ? profile.extentZMm[0] / 2 : 100;
   if (extentZ < minZ || extentXY < 150) {
     out.push(

@@ -10,8 +10,8 @@ export class FileWriteError extends Error {
 }
 
 /**
- * Writes `data` to `path` atomically: to a hidden temporary file in the same directory, then renamed
- * over `path`. On failure the temporary file is removed and a FileWriteError thrown.
+ * Writes `data` to `path` atomically: to a hidden temporary file in the same directory, flushed to
+ * the disk, then renamed over `path`. On failure the temporary file is removed and a FileWriteError thrown.
  */
 export async function writeFileAtomic(target: string | URL, data: Uint8Array | string): Promise<void> {
   const path = target instanceof URL ? fileURLToPath(target) : target;
@@ -19,8 +19,17 @@ export async function writeFileAtomic(target: string | URL, data: Uint8Array | s
   const dir = slash >= 0 ? path.slice(0, slash + 1) : "";
   const tmp = `${dir}.${path.slice(slash + 1)}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    const file = await Deno.open(tmp, { write: true, createNew: true });
+    try {
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      // on the disk before the rename makes it visible: a crash (or a shard on shared storage) never
+      // finds a complete name with incomplete contents
+      await file.sync();
+    } finally {
+      file.close();
+    }
     await Deno.rename(tmp, path);
   } catch (e) {
     await Deno.remove(tmp).catch(() => {});

@@ -12,7 +12,7 @@ import { organStats } from "../report/organs.ts";
 import type { CaseRecord } from "../report/summary.ts";
 import { inShard, type Shard, shardTag } from "../util/shard.ts";
 import type { Volume } from "../volume/types.ts";
-import { isFile, makeDir } from "./fs.ts";
+import { firstLine, isFile, makeDir } from "./fs.ts";
 import type { InputCase } from "./inputs.ts";
 import { SummaryFiles } from "./summary-files.ts";
 import { readLabels, readNifti, writeNifti } from "./volumes.ts";
@@ -68,8 +68,11 @@ export interface BatchOptions extends BatchEvents {
   stage1: StageModel;
   stage2: StageModel | null;
   overlap?: number;
-  /** Reads a case's CT (default: NIfTI); a DICOM reader plugs in here. */
-  read?: (c: InputCase) => Promise<Volume<Float32Array>>;
+  /**
+   * Reads a case's CT (default: NIfTI), with the reader's notes (e.g. which DICOM series of several
+   * was taken), which become the case's warnings; a DICOM reader plugs in here.
+   */
+  read?: (c: InputCase) => Promise<{ volume: Volume<Float32Array>; notes?: string[] }>;
   /** Read the next case while the current one is segmented (default true). */
   prefetch?: boolean;
   /** The one-line message of an error (default: its message's first line). */
@@ -86,20 +89,18 @@ export interface BatchResult {
   summary: { jsonl: string; csv: string };
 }
 
-/** Errors after which no further case can succeed: the batch stops. */
-function isFatal(e: unknown): boolean {
+/** Errors after which no further case can succeed (no GPU any more): a batch stops. */
+export function isFatal(e: unknown): boolean {
   return e instanceof GpuDeviceLostError || e instanceof GpuUnavailableError;
 }
-
-const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0];
 const seconds = (t0: number) => (performance.now() - t0) / 1000;
 
-type Read = { volume: Volume<Float32Array> } | { error: unknown };
+type Read = { volume: Volume<Float32Array>; notes?: string[] } | { error: unknown };
 
 /** Runs a plan (see the module comment); throws only for fatal errors (a lost GPU, an unwritable summary). */
 export async function runBatch(plan: BatchPlan, o: BatchOptions): Promise<BatchResult> {
   const describe = o.describe ?? firstLine;
-  const read = o.read ?? ((c: InputCase) => readNifti(c.path));
+  const read = o.read ?? (async (c: InputCase) => ({ volume: await readNifti(c.path) }));
   await makeDir(plan.outDir);
   const summary = await SummaryFiles.open(plan.outDir, plan.shard ? shardTag(plan.shard) : null);
   const base = (c: InputCase) => ({
@@ -134,7 +135,7 @@ export async function runBatch(plan: BatchPlan, o: BatchOptions): Promise<BatchR
     }
     const r = pending(c);
     try {
-      const ct = await read(c);
+      const ct = (await read(c)).volume;
       const labels = await readLabels(r.output);
       r.organs = organStats(ct, labels);
     } catch (e) {
@@ -148,8 +149,7 @@ export async function runBatch(plan: BatchPlan, o: BatchOptions): Promise<BatchR
     await finish(r, true);
   }
 
-  const start = (c: InputCase): Promise<Read> =>
-    read(c).then((volume) => ({ volume }), (error) => ({ error }));
+  const start = (c: InputCase): Promise<Read> => read(c).then((got) => got, (error) => ({ error }));
   let failed = 0, segmented = 0;
   let next = plan.todo.length ? start(plan.todo[0]) : null;
   for (let i = 0; i < plan.todo.length; i++) {
@@ -172,7 +172,7 @@ export async function runBatch(plan: BatchPlan, o: BatchOptions): Promise<BatchR
       await writeNifti(r.output, seg.labels);
       const write = seconds(t1);
       r.organs = organStats(ct, seg.labels);
-      r.warnings = [...fit, ...outputFitWarnings(r.organs)];
+      r.warnings = [...(got.notes ?? []), ...fit, ...outputFitWarnings(r.organs)];
       // read: the wait for the CT in this case's turn (a read done while the previous case ran is free)
       r.seconds = { read: waited, ...seg.seconds, write, total: seconds(t0) };
       segmented++;

@@ -71,11 +71,16 @@ export async function isDicomFile(path: string): Promise<boolean> {
   }
 }
 
-/** True when `path` is a folder holding at least one Part-10 DICOM file (at any depth). */
+/**
+ * True when `path` is a folder of DICOM: at least one Part-10 DICOM file at any depth, and no NIfTI
+ * file (a folder that holds both is a folder of CTs, not one series).
+ */
 export async function isDicomFolder(path: string): Promise<boolean> {
   const info = await Deno.stat(path).catch(() => null);
   if (!info?.isDirectory) return false;
   const names = await listFiles(path).catch(() => []);
+  // a folder that also holds NIfTI files is a folder of CTs, not one DICOM series
+  if (names.some((n) => /\.nii(\.gz)?$/i.test(n))) return false;
   for (const name of names) if (await isDicomFile(`${path}/${name}`)) return true;
   return false;
 }
@@ -85,12 +90,10 @@ export async function isDicomFolder(path: string): Promise<boolean> {
  * sub-folders, which may be series of their own) is a DICOM file.
  */
 export async function holdsDicomFiles(dir: string): Promise<boolean> {
-  let checked = 0;
   try {
     for await (const e of Deno.readDir(dir)) {
       if (!e.isFile || e.name.startsWith(".")) continue;
       if (await isDicomFile(`${dir}/${e.name}`)) return true;
-      if (++checked >= 16) return false; // a series folder holds little else
     }
   } catch {
     return false;

@@ -9,7 +9,7 @@ import { VolumeError } from "../volume/errors.ts";
 import { readNifti } from "./volumes.ts";
 import type { NiftiVolume } from "../volume/nifti-read.ts";
 import type { Volume } from "../volume/types.ts";
-import { isDicomFile, readDicomFolder } from "./dicom-files.ts";
+import { isDicomFile, listFiles, readDicomFolder } from "./dicom-files.ts";
 
 /** A CT as read from disk. */
 export type CtInput =
@@ -24,11 +24,21 @@ export interface ReadCtOptions {
 
 /**
  * Reads a CT: a folder is read as a DICOM series, anything else as NIfTI. A single DICOM file is
- * refused with a pointer to its folder; `series` with a NIfTI file is refused.
+ * refused with a pointer to its folder, a folder that holds NIfTI files as a folder of CTs, and
+ * `series` with a NIfTI file.
  */
 export async function readCt(path: string, opts: ReadCtOptions = {}): Promise<CtInput> {
   const stat = await Deno.stat(path).catch(() => null);
   if (stat?.isDirectory) {
+    const nifti = (await listFiles(path)).filter((n) => /\.nii(\.gz)?$/i.test(n));
+    if (nifti.length) {
+      throw new VolumeError(
+        path,
+        "dicom",
+        `holds ${nifti.length} NIfTI file(s), so it is a folder of CTs, not one DICOM series: give one ` +
+          "file, or segment them all into a folder with -o OUT_DIR",
+      );
+    }
     const { volume, info, notes } = await readDicomFolder(path, { series: opts.series });
     return { format: "dicom", path, volume, info, notes };
   }

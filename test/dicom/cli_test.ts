@@ -115,6 +115,11 @@ Deno.test({
     assert.ok(await isDicomFolder(SAMPLE_C));
     assert.ok(!(await isDicomFolder("models")));
     assert.ok(!(await isDicomFolder(`${SAMPLE_C}/${(await sampleNames())[0]}`)));
+    // a folder that holds NIfTI files (and, deeper, a DICOM series) is a folder of CTs
+    assert.ok(!(await isDicomFolder("data")));
+    const data = await runCli("info.ts", ["data"], { permissions: ["--allow-read", "--allow-env"] });
+    assert.equal(data.code, 1);
+    assert.match(data.stderr.trim(), /^error: data: holds \d+ NIfTI file\(s\), so it is a folder of CTs/);
   },
 });
 
@@ -127,9 +132,12 @@ Deno.test({
       await Deno.mkdir(`${root}/${name}`);
       for (const f of await sampleNames()) await Deno.copyFile(`${SAMPLE_C}/${f}`, `${root}/${name}/${f}`);
     }
+    await Deno.writeTextFile(`${root}/patient-a/notes.txt`, "not a DICOM file");
     const r = await runCli("segment.ts", [root, "-o", out, "--stage1-only", "--progress", "off"]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /cases: 2;/);
+    // the reader's notes reach the batch's output as the case's warnings
+    assert.match(r.stdout, /warning: skipped 1 non-DICOM file/);
     const a = await readLabels(`${out}/patient-a.seg.nii.gz`),
       b = await readLabels(`${out}/patient-b.seg.nii.gz`);
     assert.deepEqual(a.dims, [512, 512, 20]);
