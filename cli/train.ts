@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { runCli, UsageError } from "./_errors.ts";
 import { startGpu } from "../src/io/gpu.ts";
 import { stderrWriter } from "../src/io/terminal.ts";
-import { PRESETS } from "../src/cascade/presets.ts";
+import { CLASS_WEIGHTINGS, type ClassWeighting, PRESETS } from "../src/cascade/presets.ts";
 import { casesProfile, checkPresetName, pickPreset } from "./_preset.ts";
 import { listCases } from "../src/io/dataset.ts";
 import { ADAPTER_CHOICES, type AdapterChoice } from "../src/gpu/runtime.ts";
@@ -40,8 +40,9 @@ Usage: deno task train --data DIR --out MODEL_DIR [options]
   --lr RATE           peak learning rate (decays polynomially to 0)
   --batch N           patches per iteration
   --validate-every N  validation Dice and checkpoint every N iterations
-  --class-weights W   paper (Roth et al.'s class weights, favouring recall) or uniform (plain
-                      cross-entropy, favouring precision); default: the preset's, per stage
+  --class-weights W   paper (Roth et al.'s class weights, favouring recall), uniform (plain
+                      cross-entropy, favouring precision) or inverse (inverse class frequency,
+                      capped); default: the preset's, per stage
   --labels SPEC       map the data's label ids to ours: "52:1,64:2,5:3,1:4,6:5,4:6,7:7"
                       (TotalSegmentator ids) or a JSON file {"52": 1, ...}; unlisted ids become 0
   --seed N            random seed (default 0): the same seed repeats a run exactly
@@ -113,8 +114,8 @@ async function main() {
     throw new UsageError(`--progress must be bar, lines or off, got "${mode}"`);
   }
   const weights = values["class-weights"];
-  if (weights !== undefined && weights !== "paper" && weights !== "uniform") {
-    throw new UsageError(`--class-weights must be paper or uniform, got "${weights}"`);
+  if (weights !== undefined && !(CLASS_WEIGHTINGS as readonly string[]).includes(weights)) {
+    throw new UsageError(`--class-weights must be ${CLASS_WEIGHTINGS.join(", ")}, got "${weights}"`);
   }
   const adapter = values.adapter as AdapterChoice;
   if (!ADAPTER_CHOICES.includes(adapter)) {
@@ -139,7 +140,7 @@ async function main() {
       batch: positiveInt("batch", values.batch),
       validateEvery: positiveInt("validate-every", values["validate-every"]),
       lr,
-      classWeights: weights,
+      classWeights: weights as ClassWeighting | undefined,
     }).filter(([, v]) => v !== undefined),
   );
 

@@ -19,7 +19,7 @@ import { writeFileAtomic } from "../io/atomic.ts";
 import { pathExists } from "../io/fs.ts";
 import { predictInside } from "../cascade/infer.ts";
 import type { StageSpec } from "../cascade/stage.ts";
-import type { TrainSettings } from "../cascade/presets.ts";
+import { DEFAULT_WEIGHT_CAP, type TrainSettings } from "../cascade/presets.ts";
 import { LABEL_NAMES } from "../volume/labels.ts";
 import { addDiceCounts, diceFromCounts, emptyDiceCounts, type LabelDice, meanDice } from "./dice.ts";
 import { type Patch, samplePatch, type TrainingVolume } from "./sampler.ts";
@@ -125,25 +125,62 @@ export async function validate(
   return diceFromCounts(counts);
 }
 
-/**
- * The class weights of Roth et al., lambda_i = (1 - N_i / N_C) / (K - 1), with N_C the voxels of the
- * training volumes' candidate regions and N_i those of class i. Counted over whole volumes rather
- * than per patch: a patch of background alone would otherwise weigh its background 0 and teach
- * nothing, and the weights would jump from patch to patch.
- */
-export function volumeClassWeights(volumes: TrainingVolume[], classes: number): Float32Array {
-  return storeClassWeights(memoryStore(volumes), classes);
-}
-
-/** {@link volumeClassWeights} from the counts a store keeps (no volume is loaded). */
-export function storeClassWeights(cases: CaseStore, classes: number): Float32Array {
+/** Voxels of each class inside the candidate regions of a store's cases (from its kept counts). */
+function candidateCounts(cases: CaseStore, classes: number): Float64Array {
   const counts = new Float64Array(classes);
   for (let i = 0; i < cases.ids.length; i++) {
     const c = cases.counts(i, classes);
     for (let k = 0; k < classes; k++) counts[k] += c[k];
   }
+  return counts;
+}
+
+const asStore = (cases: CaseStore | TrainingVolume[]) => Array.isArray(cases) ? memoryStore(cases) : cases;
+
+/**
+ * The class weights of Roth et al., lambda_i = (1 - N_i / N_C) / (K - 1), with N_C the voxels of the
+ * training volumes' candidate regions and N_i those of class i. Counted over whole volumes rather
+ * than per patch: a patch of background alone would otherwise weigh its background 0 and teach
+ * nothing, and the weights would jump from patch to patch. A store's kept counts load no volume.
+ */
+export function volumeClassWeights(cases: CaseStore | TrainingVolume[], classes: number): Float32Array {
+  const counts = candidateCounts(asStore(cases), classes);
   const total = counts.reduce((a, b) => a + b, 0);
   return Float32Array.from(counts, (n) => (total ? (1 - n / total) / (classes - 1) : 0));
+}
+
+/**
+ * Inverse-frequency class weights with a cap, w_i = min(cap, N_max / N_i), counted like
+ * {@link volumeClassWeights}: the commonest class weighs 1, a class ten times rarer 10, and none more
+ * than `cap`, so that a thin vessel is not drowned by the background and the liver without its
+ * weight growing so large that the network paints it everywhere. A class absent from every volume
+ * gets the cap (no voxel uses it).
+ */
+export function cappedInverseWeights(
+  cases: CaseStore | TrainingVolume[],
+  classes: number,
+  cap: number,
+): Float32Array {
+  if (!(cap >= 1)) throw new RangeError(`cappedInverseWeights: the cap must be at least 1, got ${cap}`);
+  const counts = candidateCounts(asStore(cases), classes);
+  const most = Math.max(...counts);
+  return Float32Array.from(counts, (n) => (n > 0 ? Math.min(cap, most / n) : cap));
+}
+
+/** The class weights a stage's settings ask for. */
+export function stageClassWeights(
+  s: TrainSettings,
+  cases: CaseStore | TrainingVolume[],
+  classes: number,
+): Float32Array {
+  switch (s.classWeights) {
+    case "uniform":
+      return new Float32Array(classes).fill(1);
+    case "paper":
+      return volumeClassWeights(cases, classes);
+    case "inverse":
+      return cappedInverseWeights(cases, classes, s.classWeightCap ?? DEFAULT_WEIGHT_CAP);
+  }
 }
 
 function makeOptimizer(model: UNet3D, s: TrainSettings): Optimizer {
@@ -181,10 +218,7 @@ export async function trainStage(o: StageTrainOptions): Promise<StageTrainResult
   let history: MetricRecord[] = [];
   let bestDice: LabelDice[] = [];
   const k = spec.unet.classes;
-  const classWeights = Tensor.from(
-    settings.classWeights === "uniform" ? new Float32Array(k).fill(1) : storeClassWeights(o.train, k),
-    [k],
-  );
+  const classWeights = Tensor.from(stageClassWeights(settings, o.train, k), [k]);
   untrack(classWeights);
   try {
     if (exists) {
@@ -214,6 +248,7 @@ export async function trainStage(o: StageTrainOptions): Promise<StageTrainResult
         patches.push(
           await samplePatch(v, spec, rng, {
             foregroundFraction: settings.foregroundFraction,
+            foregroundSampling: settings.foregroundSampling,
             augment: o.augment ?? true,
           }),
         );

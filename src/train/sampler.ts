@@ -2,9 +2,13 @@
  * Training patches: a centre drawn on an organ voxel (two thirds of the time, by default) or anywhere
  * in the candidate region, the network's input patch around it, and the labels and loss mask of its
  * output tile; augmented by one random smooth deformation and rotation applied alike to all three.
+ * The organ voxel is drawn among all organ voxels alike (`voxel`), or, as nnU-Net oversamples, among
+ * the voxels of one organ class drawn alike from those the case holds (`class`), so that a thin
+ * vessel is centred as often as the liver.
  */
 import { stageOutput, type StageSpec } from "../cascade/stage.ts";
 import type { StageVolume } from "../cascade/prepare.ts";
+import type { ForegroundSampling } from "../cascade/presets.ts";
 import { augmentPairAuto } from "../volume/gpu.ts";
 import { type Box, extractBox } from "../volume/bbox.ts";
 import { makeVolume } from "../volume/grid.ts";
@@ -52,15 +56,54 @@ export function trainingVolume(
   return { ...v, id, labels, candidate, inside: Uint32Array.from(inside), organs: Uint32Array.from(organs) };
 }
 
+/** Options of {@link samplePatch} and {@link patchCentre}. */
+export interface SampleOptions {
+  /** Fraction of patches centred on an organ voxel (the rest anywhere in the candidate region). */
+  foregroundFraction: number;
+  /** How the organ voxel is chosen (default `voxel`). */
+  foregroundSampling?: ForegroundSampling;
+}
+
+/** The organ voxels of a volume grouped by class (classes in increasing order, absent ones left out). */
+const byClass = new WeakMap<Uint32Array, Uint32Array[]>();
+
+function organsByClass(v: TrainingVolume): Uint32Array[] {
+  let groups = byClass.get(v.organs);
+  if (!groups) {
+    const count = new Uint32Array(256);
+    for (const i of v.organs) count[v.labels[i]]++;
+    const lists = Array.from(count, (n) => new Uint32Array(n));
+    const at = new Uint32Array(256);
+    for (const i of v.organs) {
+      const k = v.labels[i];
+      lists[k][at[k]++] = i;
+    }
+    groups = lists.filter((l) => l.length);
+    byClass.set(v.organs, groups);
+  }
+  return groups;
+}
+
+/** The index of a patch's centre voxel in the volume (see {@link SampleOptions}). */
+export function patchCentre(v: TrainingVolume, rng: Rng, opts: SampleOptions): number {
+  const onOrgan = v.organs.length > 0 && rng.next() < opts.foregroundFraction;
+  if (onOrgan && opts.foregroundSampling === "class") {
+    const groups = organsByClass(v);
+    const pool = groups[rng.int(groups.length)];
+    return pool[rng.int(pool.length)];
+  }
+  const pool = onOrgan ? v.organs : v.inside;
+  return pool[rng.int(pool.length)];
+}
+
 /** Draws one augmented patch (the warp on the GPU where that pays off). */
 export async function samplePatch(
   v: TrainingVolume,
   spec: StageSpec,
   rng: Rng,
-  opts: { foregroundFraction: number; augment: boolean },
+  opts: SampleOptions & { augment: boolean },
 ): Promise<Patch> {
-  const pool = v.organs.length && rng.next() < opts.foregroundFraction ? v.organs : v.inside;
-  const c = pool[rng.int(pool.length)];
+  const c = patchCentre(v, rng, opts);
   const nx = v.dims[0], ny = v.dims[1];
   const centre: Vec3 = [c % nx, Math.floor(c / nx) % ny, Math.floor(c / (nx * ny))];
   const m = opts.augment ? MARGIN : 0;
