@@ -379,6 +379,15 @@ Deno.test("Progress: plain lines off a terminal, silent when asked, a throttled 
   assert.ok(last.endsWith("\x1b[K\n"));
   assert.ok(frames.every((f) => f.replace("\x1b[K", "").trimEnd().length < 100), "fits the terminal");
 
+  // Work done in an instant gets no rate (it would read as thousands of cases a second).
+  const instant = bufferWriter(false);
+  t = 0;
+  const p4 = new Progress("cases", 1, { writer: instant, now, mode: "lines", unit: "case" });
+  t += 2;
+  p4.tick();
+  p4.done();
+  assert.equal(instant.text().trimEnd().split("\n").at(-1), "cases: done 1/1 (100%), elapsed 0:00");
+
   assert.equal(formatDuration(5), "0:05");
   assert.equal(formatDuration(3725), "1:02:05");
   assert.equal(formatDuration(NaN), "?");

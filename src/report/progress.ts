@@ -134,7 +134,9 @@ export class Progress {
 
   #stats(now: number) {
     const elapsed = (now - this.#start) / 1000;
-    const rate = elapsed > 0 ? this.#count / elapsed : NaN;
+    // a rate from under a tenth of a second (a step that was cached or trivial) would read as
+    // thousands per second and mean nothing
+    const rate = elapsed >= 0.1 ? this.#count / elapsed : NaN;
     let rateText = "?";
     if (rate > 0 && Number.isFinite(rate)) {
       rateText = rate >= 1
@@ -149,11 +151,9 @@ export class Progress {
   /** A plain log line: `label: 45/100 (45%), 3.75 it/s, elapsed 0:12, ETA 0:15, extra`. */
   #line(now: number): string {
     const { elapsed, rateText, eta, pct } = this.#stats(now);
-    const parts = [
-      this.total > 0 ? `${this.#count}/${this.total} (${pct}%)` : `${this.#count}`,
-      rateText,
-      `elapsed ${formatDuration(elapsed)}`,
-    ];
+    const parts = [this.total > 0 ? `${this.#count}/${this.total} (${pct}%)` : `${this.#count}`];
+    if (rateText !== "?") parts.push(rateText);
+    parts.push(`elapsed ${formatDuration(elapsed)}`);
     if (this.total > 0 && !this.#finished) parts.push(`ETA ${formatDuration(eta)}`);
     if (this.#extra) parts.push(this.#extra);
     return `${this.label}: ${this.#finished ? "done " : ""}${parts.join(", ")}`;
