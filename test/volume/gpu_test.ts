@@ -17,7 +17,8 @@ import { augmentPair, warpArray } from "../../src/volume/augment.ts";
 import { invertAffine, multiplyAffine, scaleAffine } from "../../src/volume/affine.ts";
 import { makeVolume, voxelCount } from "../../src/volume/grid.ts";
 import { normalizeHu } from "../../src/volume/intensity.ts";
-import { readLabels, readNifti } from "../../src/io/volumes.ts";
+// The portable decoders, not src/io/: this file also runs in Chromium (web/test/kernels_test.ts).
+import { decodeLabels, decodeNifti } from "../../src/volume/nifti-read.ts";
 import {
   gridWithSpacing,
   type Interpolation,
@@ -370,7 +371,8 @@ Deno.test("the Auto versions run on the GPU or the CPU as volumeKernelsOnGpu say
 });
 
 Deno.test("sample CT from 3 mm to 1.5 mm: GPU = CPU, and the times of both", async () => {
-  const ct = await readNifti(SAMPLE_CT), labels = await readLabels(SAMPLE_LABELS);
+  const ct = await decodeNifti(await Deno.readFile(SAMPLE_CT), SAMPLE_CT);
+  const labels = await decodeLabels(await Deno.readFile(SAMPLE_LABELS), SAMPLE_LABELS);
   const spacing: Vec3 = [1.5, 1.5, 1.5];
   // Compiles the pipelines the big calls use (same axis modes), so that the times leave that out.
   const half = [0.5, 0, 0, 0, 0, 0.5, 0, 0, 0, 0, 0.5, 0];
