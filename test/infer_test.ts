@@ -115,6 +115,23 @@ Deno.test("overlapping tiles that disagree are blended with the Gaussian weights
     checked++;
   }
   assert.ok(checked > 0.9 * rx * ry * rz);
+  // a model that records its training loss's class weights has them divided out before the arg-max
+  const weighted = await predictRegion(net, { ...spec(patch), lossWeights: [1, 3] }, image, dims, region, {
+    overlap: 0.5,
+  });
+  let flipped = 0;
+  checked = 0;
+  for (let at = 0; at < rx * ry * rz; at++) {
+    const [p0, p1] = [expected[at], expected[rx * ry * rz + at] / 3];
+    if (Math.abs(p0 - p1) < 1e-4 * (p0 + p1)) continue;
+    const x = region.min[0] + (at % rx), y = region.min[1] + Math.floor(at / rx) % ry;
+    const z = region.min[2] + Math.floor(at / (rx * ry));
+    const i = x + dims[0] * (y + dims[1] * z);
+    assert.equal(weighted[i], p1 > p0 ? 1 : 0, `weighted voxel ${x},${y},${z}`);
+    if (weighted[i] !== labels[i]) flipped++;
+    checked++;
+  }
+  assert.ok(checked > 0.9 * rx * ry * rz && flipped > 0.05 * checked, `${flipped} of ${checked} flipped`);
   ramp.dispose();
 });
 

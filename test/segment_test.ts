@@ -8,13 +8,19 @@ import { canSpawn, runCli } from "./_cli.ts";
 import type { CascadePreset } from "../src/cascade/presets.ts";
 import { loadCascade } from "../src/io/models.ts";
 import { segmentVolume } from "../src/cascade/pipeline.ts";
-import { FAST_UNET } from "../src/nn/unet3d.ts";
+import { FAST_UNET, UNet3D } from "../src/nn/unet3d.ts";
 import { trainCascade } from "../src/train/cascade.ts";
 import { readLabels, readNifti } from "../src/io/volumes.ts";
 import { writeNifti } from "../src/io/volumes.ts";
 import { axisCodes, reorient } from "../src/volume/orientation.ts";
 import { maxAbsDifference } from "../src/volume/affine.ts";
-import { decodeSafetensors, encodeSafetensors, type HostTensor } from "../src/nn/safetensors.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  type HostTensor,
+  WeightsError,
+} from "../src/nn/safetensors.ts";
+import { decodeStage } from "../src/cascade/models.ts";
 
 await setupGpu();
 
@@ -194,4 +200,24 @@ Deno.test("a CT thinner than a tile is padded, not refused", async () => {
   await writeNifti(`${dir}/thin.nii.gz`, thin);
   const r = await segmentVolume(await readNifti(`${dir}/thin.nii.gz`), stage1, stage2);
   assert.deepEqual(r.labels.dims, thin.dims);
+});
+
+Deno.test("a stage file whose recorded loss weights are not one positive number per class is refused by name", async () => {
+  const path = `${modelDir}/stage2.safetensors`;
+  const { tensors, metadata } = decodeSafetensors(await Deno.readFile(path), path);
+  const stage = JSON.parse(metadata.stage);
+  const withWeights = (lossWeights: unknown) =>
+    encodeSafetensors(tensors, { ...metadata, stage: JSON.stringify({ ...stage, lossWeights }) });
+  const good = decodeStage(withWeights([1, 10, 10, 2, 10, 10, 10, 10]), path, 2);
+  assert.deepEqual(good.spec.lossWeights, [1, 10, 10, 2, 10, 10, 10, 10]);
+  (good.model as UNet3D).dispose();
+  for (const bad of [[1, 2], [1, 10, 10, 2, 10, 10, 10, 0], [1, 10, 10, 2, 10, 10, 10, "x"], "1"]) {
+    assert.throws(
+      () => decodeStage(withWeights(bad), path, 2),
+      (e) =>
+        e instanceof WeightsError &&
+        /stage2\.safetensors.*lossWeights must be 8 positive finite/.test(e.message),
+      JSON.stringify(bad),
+    );
+  }
 });

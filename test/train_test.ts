@@ -52,7 +52,8 @@ const preset: CascadePreset = {
       lr: 1e-2,
       validateEvery: 2,
       foregroundFraction: 1,
-      classWeights: "paper",
+      classWeights: "inverse",
+      foregroundSampling: "class",
     },
   ],
 };
@@ -149,7 +150,11 @@ Deno.test("stage 1 learns: the loss on fixed patches falls by a margin; model, c
   const files = stageFiles(out, 2);
   // the model file: a stage-2 model of the preset's spec, with finite weights that training changed
   const stage2 = await loadStage(files.model, 2);
-  assert.deepEqual(stage2.spec, preset.stages[1]);
+  // with inverse-frequency weights the model records them, to be divided out at the arg-max
+  const { lossWeights, ...spec2 } = stage2.spec;
+  assert.deepEqual(spec2, preset.stages[1]);
+  assert.equal(lossWeights?.length, 8);
+  assert.ok(lossWeights!.every((w) => w >= 1 && w <= 10) && lossWeights!.includes(1), `${lossWeights}`);
   const { metadata } = await loadModel(files.model);
   assert.equal(metadata.iteration, "2");
   const validation = JSON.parse(metadata.validation);

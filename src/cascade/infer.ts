@@ -69,12 +69,14 @@ export async function predictRegion(
   const [rx, ry] = boxSize(region);
   const planeSize = rx * ry;
   const labels = new Uint8Array(dims[0] * dims[1] * dims[2]);
-  // the weight sum is the same for every class, so the arg-max needs no division
+  // the blend's weight sum is the same for every class, so the arg-max needs no division by it; the
+  // training loss's class weights, when the spec says so, are divided out (see StageSpec.lossWeights)
+  const scale = spec.lossWeights ? spec.lossWeights.map((w) => 1 / w) : new Array(k).fill(1);
   await blendRegion(model, spec, image, dims, region, opts, (z, acc) => {
     for (let i = 0; i < planeSize; i++) {
       let best = 0, bestP = -1;
       for (let c = 0; c < k; c++) {
-        const v = acc ? acc[c * planeSize + i] : 0;
+        const v = acc ? acc[c * planeSize + i] * scale[c] : 0;
         if (v > bestP) [best, bestP] = [c, v];
       }
       const x = region.min[0] + (i % rx), y = region.min[1] + Math.floor(i / rx);

@@ -25,6 +25,19 @@ export function decodeStage(bytes: Uint8Array, path: string, stage: 1 | 2): Stag
     model.dispose();
     throw new WeightsError(path, `not a stage-${stage} model`);
   }
+  const lw: unknown = spec.lossWeights;
+  const classes = model.config.classes;
+  if (
+    lw !== undefined &&
+    !(Array.isArray(lw) && lw.length === classes &&
+      lw.every((w) => typeof w === "number" && w > 0 && w < Infinity))
+  ) {
+    model.dispose();
+    throw new WeightsError(
+      path,
+      `the stage's lossWeights must be ${classes} positive finite numbers, one per class`,
+    );
+  }
   let training: TrainingProfile | undefined;
   try {
     training = metadata.training ? JSON.parse(metadata.training) : undefined;

@@ -20,6 +20,14 @@ export interface StageSpec {
   hu: HuWindow;
   /** Stage 2 only: the margin in mm by which the stage-1 organs are dilated into C2. */
   c2MarginMm?: number;
+  /**
+   * The class weights of the training loss, when they are to be divided out of the probabilities
+   * before the arg-max. A network trained with a weighted cross-entropy learns the weighted posterior
+   * (its softmax tends to w_c p_c / sum w p), so an arg-max of its raw output widens every class by its
+   * weight; dividing by w_c gives back p_c. Absent: the raw arg-max (the paper's weights, which are
+   * meant to favour recall).
+   */
+  lossWeights?: number[];
 }
 
 /** Output tile (x, y, z) of the stage's network for its input patch. */

@@ -192,7 +192,14 @@ function makeOptimizer(model: UNet3D, s: TrainSettings): Optimizer {
 
 /** Trains one stage; see the module comment. */
 export async function trainStage(o: StageTrainOptions): Promise<StageTrainResult> {
-  const { spec, settings } = o;
+  const { settings } = o;
+  const k = o.spec.unet.classes;
+  const weights = stageClassWeights(settings, o.train, k);
+  // Inverse-frequency weights help rare classes learn; the model records them so that inference (and
+  // validation here) divides them out at the arg-max instead of widening every organ by its weight.
+  const spec: StageSpec = settings.classWeights === "inverse"
+    ? { ...o.spec, lossWeights: Array.from(weights) }
+    : o.spec;
   const files = stageFiles(o.outDir, spec.stage);
   const exists = await pathExists(files.checkpoint);
   if (exists && !o.resume) {
@@ -217,8 +224,7 @@ export async function trainStage(o: StageTrainOptions): Promise<StageTrainResult
   let loop: LoopState = { iteration: 0, bestScore: -1, bestIteration: 0, seconds: 0 };
   let history: MetricRecord[] = [];
   let bestDice: LabelDice[] = [];
-  const k = spec.unet.classes;
-  const classWeights = Tensor.from(stageClassWeights(settings, o.train, k), [k]);
+  const classWeights = Tensor.from(weights, [k]);
   untrack(classWeights);
   try {
     if (exists) {
