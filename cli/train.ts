@@ -42,7 +42,8 @@ Usage: deno task train --data DIR --out MODEL_DIR [options]
   --validate-every N  validation Dice and checkpoint every N iterations
   --class-weights W   paper (Roth et al.'s class weights, favouring recall), uniform (plain
                       cross-entropy, favouring precision) or inverse (inverse class frequency,
-                      capped); default: the preset's, per stage
+                      capped at 10, divided out again at the arg-max); default: the preset's,
+                      per stage
   --labels SPEC       map the data's label ids to ours: "52:1,64:2,5:3,1:4,6:5,4:6,7:7"
                       (TotalSegmentator ids) or a JSON file {"52": 1, ...}; unlisted ids become 0
   --seed N            random seed (default 0): the same seed repeats a run exactly
