@@ -16,7 +16,7 @@ import { Tensor, tidy } from "../src/tensor.ts";
 import { trainCascade } from "../src/train/cascade.ts";
 import { TrainingCache } from "../src/train/cache.ts";
 import { stage1Store } from "../src/train/prepare.ts";
-import { modelSeed, stageFiles, TrainingError, volumeClassWeights } from "../src/train/loop.ts";
+import { modelSeed, resumeRule, stageFiles, TrainingError, volumeClassWeights } from "../src/train/loop.ts";
 import { samplePatch, type TrainingVolume, trainingVolume } from "../src/train/sampler.ts";
 import { readMetrics } from "../src/train/metrics.ts";
 import { readLabels, readNifti } from "../src/io/volumes.ts";
@@ -233,4 +233,18 @@ Deno.test("a loss that turns NaN or infinite stops training with a clear message
       /the loss became (NaN|Infinity|-Infinity) at iteration \d/.test(e.message),
   );
   await assert.rejects(() => Deno.stat(stageFiles(out, 1).model), Deno.errors.NotFound);
+});
+
+Deno.test("a checkpoint continues only its own stage setup; one whose recorded loss weights alone differ scores afresh", () => {
+  const spec = preset.stages[1];
+  const weighted = { ...spec, lossWeights: [1, 10, 10, 2, 10, 10, 10, 10] };
+  assert.equal(resumeRule("c.safetensors", JSON.stringify(spec), spec), "same");
+  assert.equal(resumeRule("c.safetensors", JSON.stringify(weighted), weighted), "same");
+  assert.equal(resumeRule("c.safetensors", undefined, weighted), "same");
+  assert.equal(resumeRule("c.safetensors", JSON.stringify(spec), weighted), "decision changed");
+  assert.throws(
+    () => resumeRule("c.safetensors", JSON.stringify({ ...spec, patch: [24, 24, 24] }), weighted),
+    (e) =>
+      e instanceof TrainingError && /^c\.safetensors was written for another stage setup/.test(e.message),
+  );
 });

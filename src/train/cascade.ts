@@ -6,10 +6,9 @@
  * does not grow with the number of cases.
  */
 import type { CascadePreset, TrainSettings } from "../cascade/presets.ts";
-import type { StageSpec } from "../cascade/stage.ts";
 import { listCases, type TrainingCase } from "../io/dataset.ts";
 import type { LabelRemap } from "../volume/labels.ts";
-import { loadModel } from "../io/models.ts";
+import { loadStage } from "../io/models.ts";
 import { makeDir, pathExists } from "../io/fs.ts";
 import type { Stage1 } from "../cascade/pipeline.ts";
 import { TrainingCache } from "./cache.ts";
@@ -73,8 +72,7 @@ export async function loadStage1(outDir: string): Promise<Stage1 & { path: strin
       `stage 2 needs a trained stage 1: ${path} does not exist (train --stage 1 first)`,
     );
   }
-  const { model, metadata } = await loadModel(path);
-  return { model, spec: JSON.parse(metadata.stage) as StageSpec, path };
+  return { ...(await loadStage(path, 1)), path }; // the stage file's checks, lossWeights included
 }
 
 /** Trains the requested stages in order; returns one result per stage. */

@@ -183,6 +183,34 @@ export function stageClassWeights(
   }
 }
 
+/**
+ * Whether a checkpoint written for `savedStage` (its stage description) may continue as `spec`: the
+ * same stage setup, or one whose recorded loss weights alone differ (`decision changed`: the scores
+ * it recorded were measured with another arg-max). Anything else is refused by name.
+ */
+export function resumeRule(
+  path: string,
+  savedStage: string | undefined,
+  spec: StageSpec,
+): "same" | "decision changed" {
+  if (savedStage === undefined) return "same"; // checkpoints of older versions recorded no stage
+  let saved: StageSpec;
+  try {
+    saved = JSON.parse(savedStage);
+  } catch {
+    throw new TrainingError(`${path}: the checkpoint's stage description is not JSON`);
+  }
+  const { lossWeights: a, ...setup } = saved;
+  const { lossWeights: b, ...now } = spec;
+  if (JSON.stringify(setup) !== JSON.stringify(now)) {
+    throw new TrainingError(
+      `${path} was written for another stage setup (grid, patch, network or C2 margin): ` +
+        "continue it with the settings it started with, or choose another --out",
+    );
+  }
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null) ? "same" : "decision changed";
+}
+
 function makeOptimizer(model: UNet3D, s: TrainSettings): Optimizer {
   const params = [...model.params.values()];
   return s.optimizer === "adam"
@@ -228,7 +256,11 @@ export async function trainStage(o: StageTrainOptions): Promise<StageTrainResult
   untrack(classWeights);
   try {
     if (exists) {
-      loop = (await loadCheckpoint(files.checkpoint, model, optimizer)).loop;
+      const saved = await loadCheckpoint(files.checkpoint, model, optimizer);
+      loop = saved.loop;
+      const rule = resumeRule(files.checkpoint, saved.metadata.stage, spec);
+      // Dice measured under another decision rule is no score to beat: the next validation saves
+      if (rule === "decision changed") loop = { ...loop, bestScore: -1 };
       history = (await readMetrics(files.metrics)).filter((r) => r.iteration <= loop.iteration);
       bestDice = history.findLast((r) => r.dice && r.iteration === loop.bestIteration)?.dice ?? [];
     }
