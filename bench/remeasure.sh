@@ -13,7 +13,11 @@
 # test/bench_test.ts checks against its JSON) and the figures of the hand-timed table. Paste them into
 # RESULTS.md under a new dated heading; keep the earlier sections as they are.
 #
-# Environment: REMEASURE_FORCE=1 runs even when the load average says the machine is busy.
+# Environment: REMEASURE_FORCE=1 runs even when the load average says the machine is busy;
+# REMEASURE_SCALE=N multiplies every step's time limit by N (a machine slower than the one they were set
+# on); REMEASURE_STEPS="conv unet ..." runs only those of the steps quick, conv, unet, default, grad and
+# hand, keeping the JSON the others left today (the tables file is written afresh from the JSON present,
+# and has the hand-timed lines only when step hand runs).
 set -u
 cd "$(dirname "$0")/.."
 export DENO_NO_UPDATE_CHECK=1
@@ -28,6 +32,10 @@ else
   prefix="bench/results/$date-remeasure"
 fi
 tables="$prefix-tables.md"
+scale=${REMEASURE_SCALE:-1}
+steps=" ${REMEASURE_STEPS:-quick conv unet default grad hand} "
+want() { [[ "$steps" == *" $1 "* ]]; }
+scaled() { awk "BEGIN { print int($1 * $scale) }"; }
 
 load=$(cut -d' ' -f1 /proc/loadavg)
 echo "load average (1 min): $load"
@@ -38,8 +46,10 @@ fi
 
 # bench NAME LIMIT_S ARGS...: one `deno task bench` run into $prefix-NAME.json, its log into ...-NAME.log
 bench() {
-  local name=$1 limit=$2
+  local name=$1 limit
+  limit=$(scaled "$2")
   shift 2
+  want "$name" || return 0
   local extra=()
   # smoke: the same options on the --quick stand-ins of two shapes (a later --filter replaces the first)
   [ $smoke = 1 ] && extra=(--quick --filter "13x14x15,16x16x20")
@@ -95,6 +105,11 @@ fi
 
 # 6. the hand-timed figures: a step and a tile of the fast preset's cascade network (base 8, 40^3 patch), the
 #    median of 5 warm steps each, and `segment` of the sample CT, the median of 3 runs (about 2 min)
+if ! want hand; then
+  echo "load average (1 min) at the end: $(cut -d' ' -f1 /proc/loadavg)"
+  echo "wrote $tables and $prefix-*.json (no hand-timed figures: step hand did not run)"
+  exit 0
+fi
 size=40 steps=5
 [ $smoke = 1 ] && size=16 steps=3
 {
@@ -102,8 +117,8 @@ size=40 steps=5
   echo
 } >>"$tables"
 for mode in train infer; do
-  echo "== profile $mode (at most 60 s)"
-  timeout 60 deno run -A bench/profile.ts --base 8 --size $size --mode $mode --steps $steps >"$prefix-profile-$mode.txt" 2>&1
+  echo "== profile $mode (at most $(scaled 60) s)"
+  timeout "$(scaled 60)" deno run -A bench/profile.ts --base 8 --size $size --mode $mode --steps $steps >"$prefix-profile-$mode.txt" 2>&1
   echo "   exit $?"
   echo "- bench/profile.ts --base 8 --size $size --mode $mode --steps $steps: $(grep -m1 ' step on ' "$prefix-profile-$mode.txt")" >>"$tables"
 done
@@ -112,8 +127,8 @@ if [ $smoke = 1 ]; then
 else
   secs=()
   for i in 1 2 3; do
-    echo "== segment run $i (at most 50 s)"
-    timeout 50 deno task segment data/abdomen-ct-a.nii.gz -o "$prefix-seg.nii.gz" --json "$prefix-seg-$i.json" \
+    echo "== segment run $i (at most $(scaled 50) s)"
+    timeout "$(scaled 50)" deno task segment data/abdomen-ct-a.nii.gz -o "$prefix-seg.nii.gz" --json "$prefix-seg-$i.json" \
       --progress off >/dev/null 2>&1
     secs+=("$(deno eval "console.log(JSON.parse(Deno.readTextFileSync('$prefix-seg-$i.json')).seconds.total)" 2>/dev/null || echo failed)")
     rm -f "$prefix-seg.nii.gz" "$prefix-seg-$i.json"
