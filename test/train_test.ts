@@ -1,6 +1,7 @@
 // A few iterations of each stage on a small crop of the sample CT (whose labels come from another
 // model, TotalSegmentator, not from manual annotation): training lowers the loss on fixed patches,
-// checkpoints are written, and a resumed run continues exactly like an uninterrupted one.
+// checkpoints are written, and a resumed run continues exactly like an uninterrupted one (stage 2 with
+// inverse-frequency weights too, validating with the weights divided out).
 import assert from "node:assert/strict";
 import { setupGpu } from "./_helpers.ts";
 import type { CascadePreset } from "../src/cascade/presets.ts";
@@ -13,10 +14,18 @@ import { loadModel } from "../src/io/models.ts";
 import { decodeSafetensors } from "../src/nn/safetensors.ts";
 import { weightedCrossEntropy } from "../src/ops/loss.ts";
 import { Tensor, tidy } from "../src/tensor.ts";
-import { trainCascade } from "../src/train/cascade.ts";
+import { loadStage1, trainCascade } from "../src/train/cascade.ts";
+import { meanDice } from "../src/train/dice.ts";
 import { TrainingCache } from "../src/train/cache.ts";
-import { stage1Store } from "../src/train/prepare.ts";
-import { modelSeed, resumeRule, stageFiles, TrainingError, volumeClassWeights } from "../src/train/loop.ts";
+import { stage1Store, stage2Store } from "../src/train/prepare.ts";
+import {
+  modelSeed,
+  resumeRule,
+  stageFiles,
+  TrainingError,
+  validate,
+  volumeClassWeights,
+} from "../src/train/loop.ts";
 import { samplePatch, type TrainingVolume, trainingVolume } from "../src/train/sampler.ts";
 import { readMetrics } from "../src/train/metrics.ts";
 import { readLabels, readNifti } from "../src/io/volumes.ts";
@@ -247,4 +256,60 @@ Deno.test("a checkpoint continues only its own stage setup; one whose recorded l
     (e) =>
       e instanceof TrainingError && /^c\.safetensors was written for another stage setup/.test(e.message),
   );
+});
+
+Deno.test("an inverse-weighted stage 2 validates with the weights it records, and resumed gives what an uninterrupted run gives", async () => {
+  const short = {
+    ...preset,
+    train: [
+      { ...preset.train[0], iterations: 2, validateEvery: 2 },
+      { ...preset.train[1], iterations: 4, validateEvery: 2 },
+    ],
+  } as CascadePreset;
+  const whole = await Deno.makeTempDir(), split = await Deno.makeTempDir();
+  const cacheDir = await Deno.makeTempDir();
+  const opts = { dataDir: data, preset: short, seed: 7, cacheDir };
+  await trainCascade({ ...opts, outDir: whole, stages: [1, 2], resume: false });
+  await Deno.copyFile(stageFiles(whole, 1).model, stageFiles(split, 1).model);
+  const stop = new AbortController();
+  const [first] = await trainCascade({
+    ...opts,
+    outDir: split,
+    stages: [2],
+    resume: false,
+    signal: stop.signal,
+    onIteration: (_s, it) => it === 2 && stop.abort(),
+  });
+  assert.ok(first.interrupted);
+  assert.equal(first.iterations, 2);
+  await trainCascade({ ...opts, outDir: split, stages: [2], resume: true });
+  // resumed: the same losses, the same Dice at each validation, the same recorded weights
+  assert.deepEqual(await losses(split, 2), await losses(whole, 2));
+  const dice = async (dir: string) =>
+    (await readMetrics(stageFiles(dir, 2).metrics)).filter((m) => m.dice).map((m) => [m.iteration, m.dice]);
+  assert.deepEqual(await dice(split), await dice(whole));
+  const stage2 = await loadStage(stageFiles(whole, 2).model, 2);
+  const resumed = await loadStage(stageFiles(split, 2).model, 2);
+  assert.deepEqual(resumed.spec.lossWeights, stage2.spec.lossWeights);
+  (resumed.model as UNet3D).dispose();
+  // the score the saved model records is its Dice with the weights divided out, not the raw arg-max's
+  const stage1 = await loadStage1(whole);
+  const cache = await TrainingCache.open(cacheDir);
+  const [c] = await listCases(data);
+  const store = await stage2Store(cache, [c], preset.stages[1], {
+    ...stage1,
+    hash: await cache.contentHash(stage1.path),
+  });
+  const model = stage2.model as UNet3D;
+  const { lossWeights, ...plain } = stage2.spec;
+  assert.ok(lossWeights && lossWeights.some((w) => w !== 1));
+  const recorded = JSON.parse((await loadModel(stageFiles(whole, 2).model)).metadata.validation).meanDice;
+  const [weighted, raw] = [
+    meanDice(await validate(model, stage2.spec, store)),
+    meanDice(await validate(model, plain, store)),
+  ];
+  assert.equal(recorded, weighted);
+  assert.notEqual(recorded, raw, "the weights change no voxel here: the test cannot tell the rules apart");
+  model.dispose();
+  (stage1.model as UNet3D).dispose();
 });

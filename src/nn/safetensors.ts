@@ -24,18 +24,29 @@ export class WeightsError extends Error {
   }
 }
 
-/** Serialises tensors (float32) and string metadata. */
+/** A tensor to write: float32 (`F32`) or bytes (`U8`). */
+export interface EncodableTensor {
+  shape: number[];
+  data: Float32Array | Uint8Array;
+}
+
+/**
+ * Serialises tensors and string metadata. F32 tensors come first, then U8, each group by name, so
+ * every F32 tensor starts 4-byte aligned whatever the byte tensors' lengths.
+ */
 export function encodeSafetensors(
-  tensors: Map<string, HostTensor>,
+  tensors: ReadonlyMap<string, EncodableTensor>,
   metadata: Record<string, string> = {},
-): Uint8Array {
+): Uint8Array<ArrayBuffer> {
+  const isU8 = (name: string) => Number(tensors.get(name)!.data instanceof Uint8Array);
+  const names = [...tensors.keys()].sort((a, b) => isU8(a) - isU8(b) || (a < b ? -1 : a > b ? 1 : 0));
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
-  const names = [...tensors.keys()].sort();
   for (const name of names) {
     const t = tensors.get(name)!;
-    const bytes = t.data.length * 4;
-    header[name] = { dtype: "F32", shape: t.shape, data_offsets: [offset, offset + bytes] };
+    const bytes = t.data.byteLength;
+    const dtype = t.data instanceof Float32Array ? "F32" : "U8";
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   let json = JSON.stringify(header);

@@ -21,6 +21,7 @@ import type { LabelRemap } from "../volume/labels.ts";
 import type { Vec3 } from "../volume/types.ts";
 import { readCase, type TrainingCase } from "../io/dataset.ts";
 import { FileWriteError, writeFileAtomic } from "../io/atomic.ts";
+import { encodeSafetensors } from "../nn/safetensors.ts";
 import {
   absolutePath,
   fileStamp,
@@ -79,33 +80,10 @@ type Arrays = Record<string, Float32Array | Uint8Array>;
 
 /** An entry as safetensors bytes: F32 tensors first (4-byte aligned), then U8. */
 export function encodeEntry(arrays: Arrays, meta: Record<string, string>): Uint8Array<ArrayBuffer> {
-  const names = Object.keys(arrays).sort((a, b) =>
-    Number(arrays[a] instanceof Uint8Array) - Number(arrays[b] instanceof Uint8Array) || (a < b ? -1 : 1)
+  return encodeSafetensors(
+    new Map(Object.entries(arrays).map(([k, a]) => [k, { shape: [a.length], data: a }])),
+    meta,
   );
-  const header: Record<string, unknown> = { __metadata__: meta };
-  let offset = 0;
-  for (const name of names) {
-    const a = arrays[name];
-    header[name] = {
-      dtype: a instanceof Float32Array ? "F32" : "U8",
-      shape: [a.length],
-      data_offsets: [offset, offset + a.byteLength],
-    };
-    offset += a.byteLength;
-  }
-  let json = JSON.stringify(header);
-  json += " ".repeat((8 - (json.length % 8)) % 8);
-  const head = new TextEncoder().encode(json);
-  const out = new Uint8Array(8 + head.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
-  out.set(head, 8);
-  let at = 8 + head.length;
-  for (const name of names) {
-    const a = arrays[name];
-    out.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), at);
-    at += a.byteLength;
-  }
-  return out;
 }
 
 type Header = Record<string, unknown> & { __metadata__?: Record<string, string> };
