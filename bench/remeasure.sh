@@ -33,9 +33,23 @@ else
 fi
 tables="$prefix-tables.md"
 scale=${REMEASURE_SCALE:-1}
-steps=" ${REMEASURE_STEPS:-quick conv unet default grad hand} "
-want() { [[ "$steps" == *" $1 "* ]]; }
-scaled() { awk "BEGIN { print int($1 * $scale) }"; }
+if ! [[ "$scale" =~ ^[0-9]+([.][0-9]+)?$ ]] || awk "BEGIN { exit !($scale < 0.1) }"; then
+  echo "REMEASURE_SCALE must be a number of at least 0.1, got \"$scale\"" >&2
+  exit 2
+fi
+wanted=" ${REMEASURE_STEPS:-quick conv unet default grad hand} "
+for s in $wanted; do
+  case $s in
+    quick | conv | unet | default | grad | hand) ;;
+    *)
+      echo "REMEASURE_STEPS: unknown step \"$s\" (the steps: quick conv unet default grad hand, separated by spaces)" >&2
+      exit 2
+      ;;
+  esac
+done
+want() { [[ "$wanted" == *" $1 "* ]]; }
+# a step's time limit times the scale, at least 1 s (timeout 0 would mean no limit)
+scaled() { awk "BEGIN { t = int($1 * $scale); print (t < 1 ? 1 : t) }"; }
 
 load=$(cut -d' ' -f1 /proc/loadavg)
 echo "load average (1 min): $load"
@@ -106,6 +120,7 @@ fi
 # 6. the hand-timed figures: a step and a tile of the fast preset's cascade network (base 8, 40^3 patch), the
 #    median of 5 warm steps each, and `segment` of the sample CT, the median of 3 runs (about 2 min)
 if ! want hand; then
+  deno fmt -q "$tables" 2>/dev/null
   echo "load average (1 min) at the end: $(cut -d' ' -f1 /proc/loadavg)"
   echo "wrote $tables and $prefix-*.json (no hand-timed figures: step hand did not run)"
   exit 0
@@ -136,5 +151,6 @@ else
   sorted=$(printf '%s\n' "${secs[@]}" | sort -g | tr '\n' ' ')
   echo "- deno task segment data/abdomen-ct-a.nii.gz (demo model), 3 runs: ${secs[*]} s; median $(echo "$sorted" | cut -d' ' -f2) s" >>"$tables"
 fi
+deno fmt -q "$tables" 2>/dev/null # a record that can be committed as it is
 echo "load average (1 min) at the end: $(cut -d' ' -f1 /proc/loadavg)"
 echo "wrote $tables and $prefix-*.json"

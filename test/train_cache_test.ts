@@ -62,6 +62,16 @@ Deno.test("cache entries: F32 and U8 tensors as safetensors, read back as views;
   );
 });
 
+Deno.test("a cache entry whose metadata holds non-ASCII paths keeps its float tensors aligned", () => {
+  const image = Float32Array.from([1, 2, 3]), labels = Uint8Array.from([4, 5]);
+  // "é", "ü" and "ö" take two UTF-8 bytes each: a header padded by its UTF-16 length ends 3 bytes short
+  const bytes = encodeEntry({ labels, image }, { id: "/data/josé/ü-ö.nii.gz", version: "1" });
+  const { arrays, meta } = decodeEntry(bytes, "e.safetensors");
+  assert.deepEqual(arrays.image, image);
+  assert.deepEqual(arrays.labels, labels);
+  assert.equal(meta.id, "/data/josé/ü-ö.nii.gz");
+});
+
 Deno.test("a case is prepared once; a changed image, label map, remap or preset is prepared again, and nothing else", async () => {
   const data = await Deno.makeTempDir();
   await writeSmallCts(data, 3, { labels: true });

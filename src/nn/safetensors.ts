@@ -49,9 +49,11 @@ export function encodeSafetensors(
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
-  let json = JSON.stringify(header);
-  json += " ".repeat((8 - (json.length % 8)) % 8); // keep the data 8-byte aligned
-  const head = new TextEncoder().encode(json);
+  // pad the header's UTF-8 bytes (not its UTF-16 length: metadata may hold any path) to keep the data
+  // 8-byte aligned
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const head = new Uint8Array(json.length + ((8 - (json.length % 8)) % 8)).fill(0x20);
+  head.set(json);
   const out = new Uint8Array(8 + head.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
   out.set(head, 8);
